@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import { ERRORS, isWashError } from '../shared/errors';
+import { flagHelp, FlagSpecs } from './flags';
+import { COORDINATOR_FLAGS, coordinatorCommand } from './commands/coordinator-command';
+import { EVAL_FLAGS, evalCommand } from './commands/eval-command';
+import { RUN_COMMAND_FLAGS, runCommand } from './commands/run-command';
+import { STATUS_FLAGS, statusCommand } from './commands/status-command';
+import { WORKER_FLAGS, workerCommand } from './commands/worker-command';
+
+interface Command {
+  summary: string;
+  usage: string;
+  flags: FlagSpecs;
+  run: (args: string[]) => Promise<number>;
+}
+
+/** Every subcommand; `commands` also lets tests check compose files and docs against the real flags. */
+export const COMMANDS: Record<string, Command> = {
+  run: { summary: 'train an ensemble with local worker processes and print the results', usage: 'wash run [flags]', flags: RUN_COMMAND_FLAGS, run: runCommand },
+  coordinator: { summary: 'start a coordinator that waits for workers', usage: 'wash coordinator --listen HOST:PORT --members N [flags]', flags: COORDINATOR_FLAGS, run: coordinatorCommand },
+  worker: { summary: 'join a run as one member', usage: 'wash worker --coordinator ws://HOST:PORT [--listen HOST:PORT] [--advertise ws://HOST:PORT]', flags: WORKER_FLAGS, run: workerCommand },
+  status: { summary: 'print a running coordinator\'s progress', usage: 'wash status --coordinator ws://HOST:PORT', flags: STATUS_FLAGS, run: statusCommand },
+  eval: { summary: 'evaluate a saved model on a data set', usage: 'wash eval DIR [--dataset NAME] [--data DIR]', flags: EVAL_FLAGS, run: evalCommand },
+};
+
+function usage(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'wash: train an ensemble with WASH weight shuffling, then average it into one model',
+    '',
+    'usage: wash COMMAND [flags]   (wash COMMAND --help for its flags)',
+    '',
+    ...names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name].summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`wash: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n\nflags:\n${flagHelp(command.flags)}\n`);
+    return 0;
+  }
+  return command.run(args);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (isWashError(error)) {
+        process.stderr.write(`wash: ${error.message} [${error.code}: ${ERRORS[error.code].summary}]\n`);
+        process.exitCode = error.code === 'WASH_ERR_USAGE' || error.code === 'WASH_ERR_CONFIG' ? 2 : 1;
+      } else {
+        process.stderr.write(`wash: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}

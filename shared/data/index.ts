@@ -1,0 +1,10 @@
+export { memberAugmentation, NO_AUGMENTATION } from './augment';
+export type { Augmentation } from './augment';
+export { BatchStream, evalBatches } from './batches';
+export type { BatchStreamOptions, EvalBatch, TrainingBatch } from './batches';
+export { encodeCifarRecords } from './cifar';
+export { DATASET_NAMES, DEFAULT_FASHION_MNIST_DIR, loadDataset } from './datasets';
+export type { DatasetName, DatasetSplits, LoadDatasetOptions } from './datasets';
+export { encodeIdx } from './idx';
+export type { ImageSet } from './image-set';
+export type { Normalization } from './normalization';
