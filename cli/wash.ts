@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { ERRORS, isWashError } from '../shared/errors';
 import { flagHelp, FlagSpecs } from './flags';
+import { COMPOSE_FLAGS, composeCommand } from './commands/compose-command';
+import { COMPARE_FLAGS, compareCommand } from './commands/compare-command';
 import { COORDINATOR_FLAGS, coordinatorCommand } from './commands/coordinator-command';
 import { EVAL_FLAGS, evalCommand } from './commands/eval-command';
 import { RUN_COMMAND_FLAGS, runCommand } from './commands/run-command';
 import { STATUS_FLAGS, statusCommand } from './commands/status-command';
+import { SWEEP_FLAGS, sweepCommand } from './commands/sweep-command';
 import { WORKER_FLAGS, workerCommand } from './commands/worker-command';
 
 interface Command {
@@ -20,7 +23,10 @@ export const COMMANDS: Record<string, Command> = {
   coordinator: { summary: 'start a coordinator that waits for workers', usage: 'wash coordinator --listen HOST:PORT --members N [flags]', flags: COORDINATOR_FLAGS, run: coordinatorCommand },
   worker: { summary: 'join a run as one member', usage: 'wash worker --coordinator ws://HOST:PORT [--listen HOST:PORT] [--advertise ws://HOST:PORT]', flags: WORKER_FLAGS, run: workerCommand },
   status: { summary: 'print a running coordinator\'s progress', usage: 'wash status --coordinator ws://HOST:PORT', flags: STATUS_FLAGS, run: statusCommand },
+  compose: { summary: 'write a docker-compose.yml with a coordinator and one worker per GPU', usage: 'wash compose [--gpus 0,1,2,3] [--output FILE] [run flags]', flags: COMPOSE_FLAGS, run: composeCommand },
   eval: { summary: 'evaluate a saved model on a data set', usage: 'wash eval DIR [--dataset NAME] [--data DIR]', flags: EVAL_FLAGS, run: evalCommand },
+  compare: { summary: 'run several methods with the same seeds, data and model and write a report with tables and plots', usage: 'wash compare [flags] --methods M1,M2 [--init shared,separate] [--seeds 0,1,2] [--out DIR]', flags: COMPARE_FLAGS, run: compareCommand },
+  sweep: { summary: 'run WASH for several shuffle probabilities p and write a report with tables and plots', usage: 'wash sweep [flags] --p 0.001,0.01,0.1 [--seeds 0,1] [--out DIR]', flags: SWEEP_FLAGS, run: sweepCommand },
 };
 
 function usage(): string {

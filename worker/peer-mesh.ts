@@ -138,9 +138,18 @@ export class PeerMesh {
     const log = o.log.child({ peer: link.rank });
     log.debug('peer linked');
     link.socket.on('message', (data: Buffer) => this.#onFrame(link, data));
-    link.socket.on('error', (error) => log.debug({ err: error.message }, 'peer socket error'));
+    let oversized = false;
+    link.socket.on('error', (error: Error & { code?: string }) => {
+      // ws rejects a frame over maxPayload before buffering it and closes with 1009.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversized = true;
+      log.debug({ err: error.message }, 'peer socket error');
+    });
     link.socket.on('close', (code, reason) => {
       if (this.#closed) return;
+      if (oversized || code === 1009) {
+        this.#fail(new WashError('WASH_ERR_FRAME_SIZE', `peer rank ${link.rank} sent a frame larger than the limit of ${this.#options.maxFrameBytes} bytes`));
+        return;
+      }
       const known = codeForCloseCode(code);
       const detail = reason.toString() || `close code ${code}`;
       const error = known && known !== 'WASH_ERR_PEER_LOST'

@@ -16,6 +16,7 @@ type Shape4D = [number, number, number, number];
  * axis), dy transposed to [outH, outW, b, oc] as the filter, and the result,
  * shaped [ic, kH, kW, oc], transposed to [kH, kW, ic, oc]. Every step runs on
  * the wasm backend's own kernels, so the sums are exact up to float32 rounding.
+ * The wasm Conv2D kernel of 4.22 hands its dilations to XNNPACK, which applies them.
  */
 export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -61,10 +62,10 @@ interface InputWindow {
 
 /**
  * Finds the part of x the forward pass reads. The last filter position ends at
- * row (outHeight - 1) * strideHeight + filterHeight of the padded input, which
- * can stop short of the padded height (for example 'valid' padding with stride
- * 2 on an even size) or, with dimRoundingMode 'ceil', pass it; rows past the end
- * of x count as zeros, as in the cpu backend's kernel.
+ * row (outHeight - 1) * strideHeight + filterHeight of the padded input. That
+ * can stop short of the padded height, as with 'valid' padding and stride 2 on
+ * an even size, or pass it, as with dimRoundingMode 'ceil'. Rows past the end of
+ * x count as zeros, as in the cpu backend's kernel.
  */
 function coveredInput(convInfo: tf.backend_util.Conv2DInfo): InputWindow {
   const neededHeight = (convInfo.outHeight - 1) * convInfo.strideHeight + convInfo.filterHeight;
@@ -82,7 +83,7 @@ function coveredInput(convInfo: tf.backend_util.Conv2DInfo): InputWindow {
 /**
  * Returns x cropped to `window`, transposed to [inChannels, height, width, batch]
  * and padded with zeros as the forward pass padded it. Intermediates go to
- * `temporaries`; the returned tensor is the caller's to free.
+ * `temporaries`, and the caller frees the returned tensor.
  */
 function paddedInputByChannel(
   x: tf.TensorInfo,
@@ -118,10 +119,10 @@ function checkSupported(
   dilations: number | number[] | undefined,
 ): void {
   if (dataFormat !== 'NHWC') {
-    throw new WashError('WASH_ERR_CONFIG', `the wasm Conv2DBackpropFilter kernel supports dataFormat 'NHWC' only, got '${dataFormat}'; build the model channels-last or use the cpu backend`);
+    throw new WashError('WASH_ERR_CONFIG', `the wasm Conv2DBackpropFilter kernel supports dataFormat 'NHWC' only, got '${dataFormat}'. Build the model channels-last (NHWC) or use the cpu backend`);
   }
   // tfjs-core 4.22 rejects dilated convolutions in the Conv2D gradient before
-  // this kernel runs and passes no dilations attribute; this catches any other caller.
+  // this kernel runs, and passes no dilations attribute. This check catches any other caller.
   const dilationValues = dilations === undefined ? [] : [dilations].flat();
   if (dilationValues.some((value) => value !== 1)) {
     throw new WashError('WASH_ERR_CONFIG', `the wasm Conv2DBackpropFilter kernel supports forward dilations of 1 only, got ${JSON.stringify(dilations)}`);
@@ -138,6 +139,6 @@ function checkShapes(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: Shape4D, 
   const expectedDy = convInfo.outShape;
   const matches = expectedDy.every((size, axis) => dy.shape[axis] === size);
   if (!matches || filterShape[2] !== x.shape[3]) {
-    throw new WashError('WASH_ERR_CONFIG', `Conv2DBackpropFilter got x [${x.shape}], dy [${dy.shape}] and filterShape [${filterShape}]; the forward pass would give dy [${expectedDy}] and needs filterShape[2] = ${x.shape[3]}`);
+    throw new WashError('WASH_ERR_CONFIG', `Conv2DBackpropFilter got x [${x.shape}], dy [${dy.shape}] and filterShape [${filterShape}], but the forward pass would give dy [${expectedDy}] and needs filterShape[2] = ${x.shape[3]}`);
   }
 }

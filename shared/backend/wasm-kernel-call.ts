@@ -15,7 +15,7 @@ export function runWasmKernel(
 ): tf.TensorInfo {
   const kernel = tf.getKernel(kernelName, 'wasm');
   if (kernel === undefined) {
-    throw new WashError('WASH_ERR_BACKEND', `kernel '${kernelName}' is not registered for backend 'wasm'; require '@tensorflow/tfjs-backend-wasm' first`);
+    throw new WashError('WASH_ERR_BACKEND', `kernel '${kernelName}' is not registered for backend 'wasm'. Require '@tensorflow/tfjs-backend-wasm' first`);
   }
   const result = kernel.kernelFunc({ inputs, backend, attrs });
   if (Array.isArray(result)) {
@@ -43,7 +43,7 @@ export class TemporaryTensors {
     return info;
   }
 
-  /** Frees every recorded intermediate; a second call frees nothing. */
+  /** Frees every recorded intermediate. A second call frees nothing. */
   dispose(): void {
     for (const info of this.#infos.splice(0)) {
       this.#backend.disposeData(info.dataId);

@@ -12,8 +12,8 @@ const installedWrappers = new WeakSet<tf.KernelFunc>();
 /**
  * Registers the wasm kernels that training needs and tfjs-backend-wasm 4.22
  * lacks (Conv2DBackpropFilter) or runs slowly (BatchMatMul and _FusedMatMul
- * with a transposed operand). Only the 'wasm' registrations change; the kernels
- * of every other backend stay as they are.
+ * with a transposed operand). Only the 'wasm' registrations change, and the
+ * kernels of every other backend stay as they are.
  *
  * Loads '@tensorflow/tfjs-backend-wasm' if nothing has yet, which registers the
  * 'wasm' backend without selecting it. Safe to call more than once, and before
@@ -40,7 +40,7 @@ export function registerWasmTrainingKernels(): void {
 function wrapMatMulKernel(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
   if (original === undefined) {
-    throw new WashError('WASH_ERR_BACKEND', `kernel '${kernelName}' is not registered for backend 'wasm'; the installed @tensorflow/tfjs-backend-wasm does not match the 4.22 this code was written for`);
+    throw new WashError('WASH_ERR_BACKEND', `kernel '${kernelName}' is not registered for backend 'wasm'. Install @tensorflow/tfjs-backend-wasm 4.22, the version this code was written for`);
   }
   if (installedWrappers.has(original.kernelFunc)) return;
 
