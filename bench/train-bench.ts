@@ -48,9 +48,9 @@ const INPUT_SHAPES: Record<ModelName, [number, number, number]> = {
 /**
  * Untimed and timed steps when --warmup and --steps are not given. The cpu
  * backend of TF.js 4.22 computes Conv2DBackpropFilter in plain JavaScript
- * loops (about 95 s of a cnn step at batch 128 on a shared 2-core x86 machine),
- * so convolutional models get one timed step there and no warm-up, because
- * that backend has no one-off setup worth leaving out.
+ * loops, which took about 95 s of a cnn step at batch 128 on a shared 2-core
+ * x86 machine. Convolutional models therefore get one timed step there and no
+ * warm-up, since that backend has no one-off setup worth leaving out.
  */
 const DEFAULT_STEPS: Record<ModelName, { cpu: [number, number]; other: [number, number] }> = {
   mlp: { cpu: [3, 20], other: [5, 50] },
@@ -148,13 +148,13 @@ function parseCount(text: string, flag: string, min: number): number {
   return value;
 }
 
-/** Trains one member on one random batch and times it; runs in the child process that loaded `backend`. */
+/** Trains one member on one random batch and times it, in the child process that loaded `backend`. */
 function measure(model: ModelName, backend: LoadedBackend, options: BenchOptions): Measurement {
   const spec: ModelSpec = { name: model, inputShape: INPUT_SHAPES[model], numClasses: NUM_CLASSES };
   const [defaultWarmup, defaultSteps] = DEFAULT_STEPS[model][backend === 'cpu' ? 'cpu' : 'other'];
   const warmup = options.warmup ?? defaultWarmup;
   const steps = options.steps ?? defaultSteps;
-  // The long leak check is for mlp on wasm only, where 1,000 steps take seconds; elsewhere the timed steps are checked.
+  // Only mlp on wasm runs the long leak check, because there 1,000 steps take seconds. Elsewhere the timed steps are checked.
   const leakSteps = model === 'mlp' && backend === 'wasm' ? Math.max(steps, options.leakSteps) : steps;
 
   const member = new Member(spec, 1);
@@ -200,7 +200,7 @@ async function runChild(backend: LoadedBackend, options: BenchOptions): Promise<
   }
 }
 
-/** Runs this script as a child on `backend` and returns its lines; stderr passes through so failures show. */
+/** Runs this script as a child on `backend` and returns its lines. The child's stderr passes through, so its failures show. */
 function spawnChild(backend: LoadedBackend, argv: string[]): Promise<{ lines: Measurement[]; exitCode: number | null; error?: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [__filename, ...argv, '--child', backend], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -223,7 +223,8 @@ function spawnChild(backend: LoadedBackend, argv: string[]): Promise<{ lines: Me
 /**
  * Runs the PyTorch peer for one model at our batch size, single-threaded as one
  * member runs here, with the OpenBLAS core-type settings unset because they
- * slow a current OpenBLAS down. Never throws: a failure becomes `peerError`.
+ * slow a current OpenBLAS down. A failure is returned as `peerError` instead
+ * of being thrown.
  */
 async function runPeer(model: ModelName, options: BenchOptions): Promise<PeerResult> {
   const { peerScript, peerPython, batch } = options;

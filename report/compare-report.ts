@@ -8,8 +8,8 @@ import { renderSvg } from './svg-plot';
 /**
  * Writes the report files into `dir`: every plot, then results.md, then
  * results.json. Each file is written to a temporary name and renamed, so a
- * reader or a Ctrl-C never sees half a file, and a results.json that lists a
- * run finished comes after plots that include it.
+ * reader or a Ctrl-C never finds half a file, and a results.json that lists a
+ * run as finished is written after the plots that include it.
  */
 export async function writeReport(dir: string, input: ReportInput): Promise<ReportData> {
   const data = buildReportData(input);

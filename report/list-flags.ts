@@ -49,7 +49,7 @@ export function probabilityOf(flag: string): (item: string) => number {
   };
 }
 
-/** A copy of `specs` without the named flags. */
+/** Copies `specs` without the named flags. */
 export function withoutFlags(specs: FlagSpecs, names: readonly string[]): FlagSpecs {
   return Object.fromEntries(Object.entries(specs).filter(([name]) => !names.includes(name)));
 }

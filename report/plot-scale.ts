@@ -46,8 +46,10 @@ export function makeScale(values: readonly number[], options: ScaleOptions): Sca
 export function niceStep(raw: number): number {
   const power = 10 ** Math.floor(Math.log10(raw));
   const fraction = raw / power;
-  const nice = fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10;
-  return nice * power;
+  for (const nice of [1, 2, 5]) {
+    if (fraction <= nice) return nice * power;
+  }
+  return 10 * power;
 }
 
 function linearScale(values: number[], options: ScaleOptions): Scale {
@@ -78,9 +80,9 @@ function linearScale(values: number[], options: ScaleOptions): Scale {
 }
 
 /**
- * A base-10 log scale over whole decades. Values of 0 or below have no
- * logarithm, so they sit in a slot at the lower end labelled 0; the report
- * plots only byte counts and probabilities, which are never negative.
+ * Builds a base-10 log scale over whole decades. Values of 0 or below have no
+ * logarithm, so they sit in a slot at the lower end labelled 0. The report
+ * plots only byte counts and probabilities there, which are never negative.
  */
 function logScale(values: number[], options: ScaleOptions): Scale {
   const format = options.format ?? formatCompact;

@@ -10,7 +10,7 @@ export type ReportKind = 'compare' | 'sweep';
 /** `failed`: a run failed with an error every later run would repeat, so the sequence stopped. */
 export type ReportState = 'in progress' | 'finished' | 'interrupted' | 'failed';
 
-/** What the report writer needs; the runner updates `records` and `state` after each run. */
+/** Input of the report writer; the runner updates `records` and `state` after each run. */
 export interface ReportInput {
   kind: ReportKind;
   state: ReportState;
@@ -79,7 +79,9 @@ export function groupRecords(kind: ReportKind, records: RunRecord[]): Array<{ la
     const key = kind === 'sweep' ? `${record.method}|${record.p}` : `${record.method}|${record.init}`;
     let group = groups.get(key);
     if (!group) {
-      const label = kind === 'sweep' ? `p = ${formatCompact(record.p)}` : severalInits ? `${record.method} (${record.init})` : record.method;
+      let label = record.method as string;
+      if (kind === 'sweep') label = `p = ${formatCompact(record.p)}`;
+      else if (severalInits) label = `${record.method} (${record.init})`;
       group = { label, records: [] };
       groups.set(key, group);
     }

@@ -2,9 +2,14 @@ import { formatCompact, formatStatistic } from './report-format';
 import { ReportData, ReportGroup } from './report-data';
 import { Metric, METRICS } from './report-metrics';
 import { plotFiles } from './report-plots';
+import { usesShuffleProbability } from './run-record';
 
 /** Renders results.md: the command, the shared settings, the two tables, the runs and the plots. */
 export function renderMarkdown(data: ReportData): string {
+  return [...header(data), ...tables(data), ...runList(data), ...plotList(data)].join('\n');
+}
+
+function header(data: ReportData): string[] {
   const done = data.runs.filter((r) => r.status !== 'pending').length;
   const lines: string[] = [];
   lines.push(`# wash ${data.kind}: ${subject(data)}`);
@@ -25,6 +30,11 @@ export function renderMarkdown(data: ReportData): string {
       'control messages, the final gather and the epoch-end gather for the running average are left out. The minimum is 4 bytes per value moved.',
   );
   lines.push('');
+  return lines;
+}
+
+function tables(data: ReportData): string[] {
+  const lines: string[] = [];
   lines.push('## Test accuracy (%)');
   lines.push('');
   lines.push(...table(data, METRICS.filter((m) => m.table === 'accuracy')));
@@ -33,6 +43,11 @@ export function renderMarkdown(data: ReportData): string {
   lines.push('');
   lines.push(...table(data, METRICS.filter((m) => m.table === 'traffic')));
   lines.push('');
+  return lines;
+}
+
+function runList(data: ReportData): string[] {
+  const lines: string[] = [];
   lines.push('## Runs');
   lines.push('');
   lines.push('| run folder | method | init | p | seed | status |');
@@ -40,13 +55,17 @@ export function renderMarkdown(data: ReportData): string {
   for (const run of data.runs) {
     const status = run.error ? `${run.status}: ${run.error.code} ${escapeCell(run.error.message)}` : run.status;
     const folder = run.status === 'pending' ? run.runId : `[${run.runId}](${run.runId}/)`;
-    lines.push(`| ${folder} | ${run.method} | ${run.init} | ${formatCompact(run.p)} | ${run.seed} | ${status} |`);
+    const p = usesShuffleProbability(run.method) ? formatCompact(run.p) : '-';
+    lines.push(`| ${folder} | ${run.method} | ${run.init} | ${p} | ${run.seed} | ${status} |`);
   }
   lines.push('');
-  lines.push('## Plots');
-  lines.push('');
+  return lines;
+}
+
+function plotList(data: ReportData): string[] {
+  const lines = ['## Plots', ''];
   for (const { file, title } of plotFiles(data.kind)) lines.push(`![${title}](${file})`, '');
-  return `${lines.join('\n')}`;
+  return lines;
 }
 
 function subject(data: ReportData): string {

@@ -38,7 +38,7 @@ export function reportPlots(data: ReportData): Array<{ file: string; spec: PlotS
 const color = (index: number): string => PALETTE[index % PALETTE.length];
 const percent = (value: number): number => value * 100;
 
-/** A point from a statistic, scaled by `scale`, with its standard deviation as the error bar. */
+/** Makes a point from a statistic, scaled by `scale`, with its standard deviation as the error bar; none for a missing statistic. */
 function point(x: number, statistic: Statistic | null, scale: (value: number) => number = (v) => v): PlotPoint[] {
   if (!statistic) return [];
   const y = scale(statistic.mean);

@@ -16,9 +16,14 @@ export interface PlannedRun {
   config: RunConfig;
 }
 
+/** Methods that shuffle, the only ones whose runs depend on p. */
+export function usesShuffleProbability(method: string): boolean {
+  return method === 'wash' || method === 'wash-opt';
+}
+
 export type RunRecordStatus = 'pending' | 'finished' | 'failed' | 'interrupted';
 
-/** What the report knows about one planned run: its summary and epoch lines once it has run. */
+/** Report entry of one planned run, with its summary and epoch lines once it has run. */
 export interface RunRecord {
   runId: string;
   method: Method;
@@ -31,7 +36,7 @@ export interface RunRecord {
   error?: { code: string; message: string };
 }
 
-/** A record for a run that has not started. */
+/** Makes the record of a run that has not started. */
 export function pendingRecord(run: PlannedRun): RunRecord {
   return { runId: run.runId, method: run.method, init: run.init, seed: run.seed, p: run.p, status: 'pending', epochs: [] };
 }

@@ -17,7 +17,9 @@ export interface SequenceOptions {
   progress: 'tty' | 'log';
   /**
    * Aborted on Ctrl-C. No further run starts; the current run is stopped by
-   * the signal handler of `runLocal`, which reaches the same signal.
+   * the signal handler of `runLocal`, which receives the same signal.
+   * NOTE: runLocal installs that handler only after the coordinator has loaded
+   * the data, so a Ctrl-C during the load lets the current run finish first.
    */
   stop: AbortSignal;
   onRunStart?: (run: PlannedRun, index: number) => void;
@@ -77,7 +79,7 @@ function repeatsInEveryRun(error: unknown): boolean {
   return error.code === 'WASH_ERR_CONFIG' || error.code === 'WASH_ERR_USAGE' || error.code === 'WASH_ERR_BACKEND' || error.code.startsWith('WASH_ERR_DATA_');
 }
 
-/** The configuration every run shares: the first run's, less the fields that vary between runs. */
+/** Returns the configuration every run shares: the first run's, less the fields that vary between runs. */
 export function sharedSettings(kind: ReportKind, plan: PlannedRun[]): Partial<RunConfig> {
   if (plan.length === 0) return {};
   const settings: Partial<RunConfig> = { ...plan[0].config };

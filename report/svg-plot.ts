@@ -15,7 +15,7 @@ export interface PlotSeries {
   /** Draws a line through the points; a scatter series draws markers only. */
   line: boolean;
   dashed?: boolean;
-  /** What the series shows when one label has several series, e.g. `members mean`; written as `data-role`. */
+  /** Quantity shown when one label has several series, e.g. `members mean`; written as `data-role`. */
   role?: string;
 }
 

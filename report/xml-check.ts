@@ -32,7 +32,7 @@ export function parseXml(source: string): XmlElement {
   return new XmlParser(source).document();
 }
 
-/** Every element in the tree below and including `root`, depth first. */
+/** Lists every element in the tree below and including `root`, depth first. */
 export function allElements(root: XmlElement): XmlElement[] {
   return [root, ...root.children.flatMap(allElements)];
 }

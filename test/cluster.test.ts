@@ -43,7 +43,7 @@ test('coordinator and three workers on separate loopback hosts finish', { skip, 
   const port = /listening on ws:\/\/127\.0\.0\.2:(\d+)/.exec(coordinator.output())?.[1];
   const workers = [3, 4, 5].map((host) => start(['worker', '--coordinator', `ws://127.0.0.2:${port}`, '--listen', `127.0.0.${host}:0`]));
   const codes = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited)]);
-  assert.deepEqual(codes, [0, 0, 0, 0], coordinator.output());
+  assert.deepEqual(codes, [0, 0, 0, 0], [coordinator, ...workers].map((p) => p.output()).join('\n---\n'));
 
   const summary = JSON.parse(readFileSync(path.join(out, 'cluster', 'summary.json'), 'utf8')) as RunSummary;
   assert.equal(summary.status, 'finished');

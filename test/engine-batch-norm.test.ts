@@ -28,7 +28,7 @@ function makeSet(): ImageSet {
   return { images, labels, count, height: SIZE, width: SIZE, channels: 1, numClasses: 2 };
 }
 
-/** The images at `indices`, normalized as BatchStream does, as one float tensor. */
+/** Normalizes the images at `indices` as BatchStream does and returns them as one float tensor. */
 function imagesTensor(set: ImageSet, indices: ArrayLike<number>): tf.Tensor4D {
   const pixels = SIZE * SIZE;
   const x = new Float32Array(indices.length * pixels);
@@ -84,7 +84,7 @@ function assertClose(actual: Float32Array, expected: number[], label: string): v
   }
 }
 
-/** A cnn whose bn1 has gamma 1.5 and beta 0.2, and whose running statistics hold values no batch gives. */
+/** Builds a cnn whose bn1 has gamma 1.5 and beta 0.2, and whose running statistics are 7, a value no batch gives. */
 function cnnWithStaleStatistics(): tf.LayersModel {
   const model = buildModel({ name: 'cnn', inputShape: [SIZE, SIZE, 1], numClasses: 2 }, 3);
   const variables = trainableVariables(model);

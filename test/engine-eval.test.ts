@@ -84,7 +84,7 @@ describe('averageWeights', () => {
 });
 
 /**
- * A hand-set mlp on 4x4 images and 2 classes. dense1 unit 0 takes the mean
+ * Returns the weights of a hand-set mlp on 4x4 images and 2 classes. dense1 unit 0 takes the mean
  * pixel m (kernel column 0 is 1/16 everywhere), dense2 unit 0 copies it, and
  * the logits are [-m + 0.5, m - 0.5] plus `extraBias`. With no extra bias the
  * model predicts class 1 exactly when m > 0.5; every other unit is zero.

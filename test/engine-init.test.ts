@@ -20,7 +20,7 @@ const SPECS: ModelSpec[] = [
   { name: 'resnet20', inputShape: [8, 8, 3], numClasses: 10 },
 ];
 
-/** Trainable tensors then statistics, in layout order, as host copies. */
+/** Builds a model and returns host copies of its trainable tensors, then its statistics, in layout order. */
 function initialValues(spec: ModelSpec, seed: number): Float32Array[] {
   const model = buildModel(spec, seed);
   try {
@@ -30,7 +30,7 @@ function initialValues(spec: ModelSpec, seed: number): Float32Array[] {
   }
 }
 
-/** SHA-256 of the raw float32 bytes; the child script below hashes the same bytes in the same order. */
+/** Hashes the raw float32 bytes with SHA-256, in the same order as the child script below. */
 function sha256Of(values: Float32Array[]): string {
   const hash = createHash('sha256');
   for (const v of values) hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
@@ -88,7 +88,7 @@ describe('buildModel initial weights', () => {
   });
 
   it('give each kernel its own stream', () => {
-    // Every stage-1 convolution of resnet20 is 3x3x16x16; with one shared seed they would start equal.
+    // Every stage-1 convolution of resnet20 is 3x3x16x16, so with one shared seed they would start equal.
     const spec = SPECS[2];
     const layout = describeParameters(buildModel(spec, 1));
     const values = initialValues(spec, 1);

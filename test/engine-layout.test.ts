@@ -18,7 +18,7 @@ const CNN: ModelSpec = { name: 'cnn', inputShape: [8, 8, 1], numClasses: 3 };
 const RESNET: ModelSpec = { name: 'resnet20', inputShape: [8, 8, 3], numClasses: 10 };
 
 /**
- * The ResNet-20 layout written out from its architecture: a stem, then three
+ * Returns the ResNet-20 layout written out from its architecture: a stem, then three
  * stages of three blocks with two 3x3 convolutions each, and a 1x1 shortcut
  * in the first block of stages 2 and 3. Every convolution starts a new depth
  * and each batch norm shares the depth of the convolution it follows. The
@@ -97,9 +97,12 @@ describe('describeParameters layout', () => {
     assert.deepEqual(layoutLines(layout), expectedResnetLayout());
     // 19 3x3 convolutions, 2 shortcut convolutions and the classifier.
     assert.equal(layout.depthCount, 22);
-    // stem 432 + 32; stage 1: 6 * 2304 + 6 * 32; stage 2: 4608 + 5 * 9216 + 6 * 64 + 512 + 64;
-    // stage 3: 18432 + 5 * 36864 + 6 * 128 + 2048 + 128; classifier 640 + 10.
-    // 464 + 14016 + 51648 + 205696 + 650
+    // stem:       432 + 32                                         =    464
+    // stage 1:    6 * 2304 + 6 * 32                                =  14016
+    // stage 2:    4608 + 5 * 9216 + 6 * 64 + 512 + 64              =  51648
+    // stage 3:    18432 + 5 * 36864 + 6 * 128 + 2048 + 128         = 205696
+    // classifier: 64 * 10 + 10                                     =    650
+    // total:      464 + 14016 + 51648 + 205696 + 650               = 272474
     assert.equal(layout.totalSize, 272474);
     // 21 batch norms (stem, two per block, two shortcuts), two statistics each.
     assert.equal(layout.statistics.length, 42);
@@ -107,7 +110,7 @@ describe('describeParameters layout', () => {
 
   it('is identical across two builds', () => {
     for (const spec of [MLP, CNN, RESNET]) {
-      // The second build's TF.js variables get unique suffixes (`conv1/kernel_1`); the layout must not show them.
+      // TF.js gives the second build's variables unique suffixes (`conv1/kernel_1`), so the layout must strip them.
       const first = describeParameters(buildModel(spec, 1));
       const second = describeParameters(buildModel(spec, 2));
       assert.deepEqual(second, first, spec.name);

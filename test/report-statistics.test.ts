@@ -4,7 +4,8 @@ import { meanAndDeviation } from '../report/statistics';
 import { formatBytes, formatCompact, formatSiBytes, formatStatistic } from '../report/report-format';
 
 const close = (actual: number | null | undefined, expected: number, label: string): void => {
-  assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) < 1e-12, `${label}: ${actual} is not ${expected}`);
+  assert.equal(typeof actual, 'number', `${label} is missing`);
+  assert.ok(Math.abs((actual as number) - expected) < 1e-12, `${label}: ${actual} is not ${expected}`);
 };
 
 describe('meanAndDeviation', () => {

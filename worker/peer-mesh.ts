@@ -57,6 +57,7 @@ export class PeerMesh {
   #failure: WashError | undefined;
   #linkWaiters: Array<() => void> = [];
   #closed = false;
+  #finished = false;
   onFailure: (error: WashError) => void = () => {};
 
   constructor(options: PeerMeshOptions) {
@@ -145,7 +146,7 @@ export class PeerMesh {
       log.debug({ err: error.message }, 'peer socket error');
     });
     link.socket.on('close', (code, reason) => {
-      if (this.#closed) return;
+      if (this.#closed || this.#finished) return;
       if (oversized || code === 1009) {
         this.#fail(new WashError('WASH_ERR_FRAME_SIZE', `peer rank ${link.rank} sent a frame larger than the limit of ${this.#options.maxFrameBytes} bytes`));
         return;
@@ -209,6 +210,14 @@ export class PeerMesh {
     this.#waiters.clear();
     for (const wake of this.#linkWaiters.splice(0)) wake();
     this.onFailure(error);
+  }
+
+  /**
+   * Marks this member's training as complete: peers that finish first close
+   * their links, and that is no longer an error.
+   */
+  markFinished(): void {
+    this.#finished = true;
   }
 
   /** The error that stopped the mesh, if any. */

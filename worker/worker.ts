@@ -134,6 +134,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     });
 
     state = 'finishing';
+    mesh.markFinished();
     await link.send({ type: 'final', rank, ...weightBytes(member), bytes: counter.snapshot(), steps: result.steps, valuesMoved: result.valuesMoved, trainSeconds: result.trainSeconds }, 'gather');
     await nextMessage('done');
     state = 'done';

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/log';
 import { ReportKind } from '../../report/report-data';
 import { createReportFolder, formatCommandLine } from '../../report/report-folder';
 import { choiceOf, parseList, wholeNumberOf, withoutFlags } from '../../report/list-flags';
-import { PlannedRun } from '../../report/run-record';
+import { PlannedRun, usesShuffleProbability } from '../../report/run-record';
 import { runSequence } from '../../report/run-sequence';
 import { FlagSpecs, FlagValues, parseFlags } from '../flags';
 import { formatSummary } from '../results-table';
@@ -13,7 +13,7 @@ import { configFromFlags, RUN_FLAGS } from '../run-flags';
 /** Flags of `wash compare` and `wash sweep` beyond the run flags. */
 export const REPORT_FLAGS: FlagSpecs = {
   seeds: { type: 'string', default: '0', help: 'comma-separated run seeds; each table cell is the mean and standard deviation over them' },
-  out: { type: 'string', default: 'runs', help: 'folder that receives the report folder, which holds every run folder' },
+  out: { type: 'string', default: 'runs', help: 'parent folder of the report folder, which contains every run folder' },
   progress: { type: 'string', choices: ['auto', 'tty', 'log'], default: 'auto', help: 'auto: a live table on a terminal, plain log lines otherwise' },
 };
 
@@ -63,7 +63,8 @@ export function comparePlan(values: FlagValues): PlannedRun[] {
  * when interrupted, 1 when a run failed and 0 otherwise.
  */
 export async function runPlanWithReport(kind: ReportKind, args: string[], values: FlagValues, plan: PlannedRun[]): Promise<number> {
-  const progress = values.progress === 'auto' ? (process.stdout.isTTY ? 'tty' : 'log') : (values.progress as 'tty' | 'log');
+  let progress = values.progress as 'auto' | 'tty' | 'log';
+  if (progress === 'auto') progress = process.stdout.isTTY ? 'tty' : 'log';
   const log = createLogger('wash', progress === 'tty' ? (process.env.WASH_LOG_LEVEL ?? 'warn') : undefined);
   const reportDir = await createReportFolder(values.out as string, kind);
   process.stdout.write(`wash ${kind}: ${plan.length} runs into ${reportDir}\n`);
@@ -89,7 +90,8 @@ export async function runPlanWithReport(kind: ReportKind, args: string[], values
       progress,
       stop: controller.signal,
       onRunStart: (run, index) => {
-        process.stdout.write(`\nrun ${index + 1} of ${plan.length}: ${run.method}, ${run.init} init, p ${run.p}, seed ${run.seed}\n`);
+        const p = usesShuffleProbability(run.method) ? `, p ${run.p}` : '';
+        process.stdout.write(`\nrun ${index + 1} of ${plan.length}: ${run.method}, ${run.init} init${p}, seed ${run.seed}\n`);
       },
       onRunEnd: (record) => {
         if (record.summary) process.stdout.write(`${formatSummary(record.summary, path.join(reportDir, record.runId))}\n`);
