@@ -34,7 +34,6 @@ export async function runLocal(options: LocalRunOptions): Promise<{ summary: Run
   const token = randomBytes(24).toString('hex');
   const runDir = path.resolve(options.out, config.runId);
   const coordinator = new Coordinator({ config, token, listenHost: host, listenPort: 0, runDir, log });
-  const port = await coordinator.start();
   const workers: ChildProcess[] = [];
   const script = path.join(__dirname, 'wash.js');
 
@@ -60,6 +59,8 @@ export async function runLocal(options: LocalRunOptions): Promise<{ summary: Run
 
   let ticker: NodeJS.Timeout | undefined;
   try {
+    const port = await coordinator.start();
+    if (coordinator.phase === 'failed') await coordinator.done;
     for (let rank = 0; rank < config.members; rank++) {
       const logFile = options.progress === 'tty' ? openSync(path.join(runDir, `worker-${rank}.log`), 'a') : undefined;
       const child = spawn(process.execPath, [script, 'worker', '--coordinator', `ws://${host}:${port}`, '--listen', `${host}:0`], {
@@ -82,9 +83,7 @@ export async function runLocal(options: LocalRunOptions): Promise<{ summary: Run
         drawn = text.split('\n').length;
       }, 1000);
     }
-    const summary = await coordinator.done.catch(async (error) => {
-      throw error;
-    });
+    const summary = await coordinator.done;
     return { summary, runDir };
   } finally {
     if (ticker) clearInterval(ticker);

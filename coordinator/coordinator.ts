@@ -319,6 +319,8 @@ export class Coordinator {
     const finals = ranks.map((r) => (this.#finals.get(r) as { final: MemberFinal }).final);
     const samplesPerMember = this.#totalSteps * this.#config.batchSize;
     const summary = summarizeRun(this.#config, evaluation, finals, (Date.now() - this.#started) / 1000, samplesPerMember);
+    // fail() may have run during the evaluation (Ctrl-C); its summary then stands.
+    if (this.#phase !== 'evaluating') return;
     await this.#folder.writeJson('summary.json', summary);
     this.#phase = 'finished';
     this.#broadcast({ type: 'done' });
