@@ -110,7 +110,7 @@ export async function trainMember(ctx: LoopContext): Promise<LoopResult> {
       const epoch = (step + 1) / stream.batchesPerEpoch;
       const testAccuracy = evaluateMember(member, ctx.data);
       const metrics = { epoch, step: step + 1, loss: epochLoss / epochSteps, testAccuracy, seconds: (Date.now() - epochStarted) / 1000 };
-      ctx.log.info({ rank, ...metrics }, 'epoch finished');
+      ctx.log.info(metrics, 'epoch finished');
       await ctx.link.send({ type: 'epochEnd', rank, metrics, bytes: ctx.counter.snapshot() });
       if (config.trackAverage) {
         await ctx.link.send({ type: 'snapshot', rank, epoch, ...weightBytes(member) }, 'evaluation');
