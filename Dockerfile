@@ -18,10 +18,13 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # @tensorflow/tfjs-node-gpu 4.22 downloads libtensorflow 2.9.1, built for CUDA 11.2
 # and cuDNN 8. It loads the CUDA 11 libraries by their major-version names
 # (libcudart.so.11.0, libcudnn.so.8), which the CUDA 11.8 image provides.
+# NOTE: the project's tests read this file but cannot build it or run it on a GPU;
+# docs/deployment.md lists the manual checks.
 ARG CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04
 
-# Debian's dataset-fashion-mnist package (Architecture: all) is in bookworm but
-# not in Ubuntu 22.04, so a Debian stage installs it and the image copies its files.
+# Fashion-MNIST comes from Debian bookworm's dataset-fashion-mnist package, which
+# is Architecture: all. A Debian stage installs it and the image copies its files,
+# so both variants get the same files whatever their base distribution carries.
 FROM debian:bookworm-slim AS fashion-mnist
 RUN apt-get update \
  && apt-get install -y --no-install-recommends dataset-fashion-mnist \

@@ -3,16 +3,16 @@ import { Document, isMap, isScalar, isSeq, visit } from 'yaml';
 import { BackendChoice } from '../shared/backend/backends';
 import { WashError } from '../shared/errors';
 
-/** Port every worker's peer server binds inside its container; containers do not share ports, so one value serves all. */
+/** Port that every worker's peer server binds inside its container. Each container has its own network namespace, so one value serves all. */
 export const WORKER_PEER_PORT = 7001;
 
-/** Mount point of the runs volume in the coordinator's container; the Dockerfile creates it owned by the `wash` user. */
+/** Mount point of the runs volume in the coordinator's container. The Dockerfile creates it, owned by the `wash` user. */
 export const RUNS_MOUNT = '/runs';
 
 /** Name of the named volume that receives the run folders. */
 export const RUNS_VOLUME = 'runs';
 
-/** Compose variable that carries the run token; the file never contains the token itself. */
+/** Compose variable reference for the run token, so the file itself never contains the token. */
 export const TOKEN_VARIABLE = '${WASH_TOKEN:?set WASH_TOKEN}';
 
 export interface ComposeOptions {
@@ -51,9 +51,8 @@ export function workerServiceName(index: number): string {
 }
 
 /**
- * Checks the parts of the options that end up as names or addresses in the
- * file; the run flags are checked by the caller against the coordinator's
- * flag table.
+ * Checks the options that end up as names or addresses in the file. The
+ * caller checks the run flags against the coordinator's flag table.
  */
 export function checkComposeOptions(options: ComposeOptions): void {
   if (options.gpus.length === 0) throw new WashError('WASH_ERR_USAGE', 'invalid --gpus "": expected a comma-separated list of GPU indices or UUIDs, e.g. 0,1,2,3');
@@ -96,13 +95,13 @@ function coordinatorService(options: ComposeOptions): Record<string, unknown> {
     environment: { WASH_TOKEN: TOKEN_VARIABLE },
     ports: [`${host}:${options.port}:${options.port}`],
     volumes: [`${RUNS_VOLUME}:${RUNS_MOUNT}`],
-    // `wash status` exits 0 only when the coordinator answered, so the service turns healthy once it listens.
+    // `wash status` exits 0 only when the coordinator returned a status, so the service turns healthy once the coordinator listens.
     healthcheck: {
       test: ['CMD', 'wash', 'status', '--coordinator', `ws://127.0.0.1:${options.port}`],
       interval: '5s',
       timeout: '5s',
       retries: 5,
-      // Loading the full data set before listening takes a while on a slow disk.
+      // The coordinator loads the data set before it listens, and failed checks in this period do not count.
       start_period: '120s',
     },
   };
@@ -160,7 +159,7 @@ export function composeYaml(options: ComposeOptions, commandLine: string): strin
       if (isScalar(pair.key) && FLOW_KEYS.has(String(pair.key.value)) && isSeq(pair.value)) pair.value.flow = true;
     },
   });
-  // A blank line before each service and before the volumes.
+  // Blank lines separate the services from each other and from the volumes.
   const top = document.contents;
   const services = document.get('services');
   for (const map of [top, services]) {
@@ -170,7 +169,7 @@ export function composeYaml(options: ComposeOptions, commandLine: string): strin
     });
   }
   document.commentBefore = [
-    ` Written by \`${commandLine}\`; change it by running that command with other flags.`,
+    ` Written by \`${commandLine}\`. To change it, run that command with other flags.`,
     ' A coordinator and one worker per GPU, each worker with a GPU of its own.',
     ' Set WASH_TOKEN (see .env.example), then run: docker compose up --build',
     ' docs/deployment.md describes the services and how to run workers on other hosts.',

@@ -319,7 +319,7 @@ export class Coordinator {
     const finals = ranks.map((r) => (this.#finals.get(r) as { final: MemberFinal }).final);
     const samplesPerMember = this.#totalSteps * this.#config.batchSize;
     const summary = summarizeRun(this.#config, evaluation, finals, (Date.now() - this.#started) / 1000, samplesPerMember);
-    // fail() may have run during the evaluation (Ctrl-C); its summary then stands.
+    // fail() may have run during the evaluation (Ctrl-C). Its summary is then kept.
     if (this.#phase !== 'evaluating') return;
     await this.#folder.writeJson('summary.json', summary);
     this.#phase = 'finished';
@@ -351,7 +351,7 @@ export class Coordinator {
   }
 
   /**
-   * Stops the run: tells every worker why, writes a summary with the error
+   * Stops the run: sends every worker the reason, writes a summary with the error
    * (what was written before stays readable) and rejects `done`. Safe to call twice.
    */
   fail(error: WashError, status: 'failed' | 'interrupted' = 'failed'): void {

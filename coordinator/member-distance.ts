@@ -1,7 +1,7 @@
 /**
  * Mean L2 distance of the members' flattened parameters to their centroid:
  * (1/N) * sum_i || w_i - mean_j w_j ||. Zero when all members are equal; it
- * grows as members drift apart, which tells whether they stay in one basin.
+ * grows as members drift apart, which shows whether they stay in one basin.
  */
 export function meanDistanceToCentroid(members: Float32Array[][]): number {
   if (members.length === 0) return 0;

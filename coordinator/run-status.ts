@@ -1,7 +1,7 @@
 import type WebSocket from 'ws';
 import { ByteCounts } from '../shared/protocol/messages';
 
-/** What the coordinator knows of one worker. */
+/** The coordinator's record of one worker. */
 export interface WorkerEntry {
   rank: number;
   socket: WebSocket;

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse, parseDocument } from 'yaml';
@@ -15,6 +15,17 @@ import { isWashError } from '../shared/errors';
 const ROOT = path.join(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const WASH = path.join(__dirname, '..', 'cli', 'wash.js');
+const folders: string[] = [];
+
+after(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+function temporaryFolder(): string {
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'wash-compose-'));
+  folders.push(folder);
+  return folder;
+}
 
 interface Service {
   image: string;
@@ -129,7 +140,7 @@ test('token comes from the environment only', () => {
 });
 
 test('wash compose defaults match the checked-in file', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wash-compose-'));
+  const dir = temporaryFolder();
   const output = path.join(dir, 'docker-compose.yml');
   const printed = runWash(['compose', '--output', output]);
   assert.match(printed, /^wrote .*docker-compose\.yml: a coordinator and 4 workers on GPUs 0, 1, 2, 3\n$/);
@@ -186,7 +197,7 @@ test('wash compose rejects bad flags', async () => {
 });
 
 test('wash compose replaces an existing file whole', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wash-compose-'));
+  const dir = temporaryFolder();
   const output = path.join(dir, 'compose.yml');
   writeFileSync(output, 'x'.repeat(100_000));
   runWash(['compose', '--gpus', '3', '--output', output]);
@@ -208,7 +219,7 @@ const composeTool = findComposeTool();
 test('docker compose config accepts the file', { skip: composeTool ? false : 'neither `docker compose` nor `docker-compose` is installed' }, () => {
   const tool = composeTool as string[];
   // An empty env file keeps a developer's .env out of the check.
-  const emptyEnv = path.join(mkdtempSync(path.join(os.tmpdir(), 'wash-compose-')), 'empty.env');
+  const emptyEnv = path.join(temporaryFolder(), 'empty.env');
   writeFileSync(emptyEnv, '');
   const env = { ...process.env };
   delete env.WASH_TOKEN;

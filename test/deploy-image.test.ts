@@ -42,7 +42,7 @@ function stageOf(instructions: Instruction[], stage: string): Instruction[] {
   return instructions.filter((instruction) => instruction.stage === stage);
 }
 
-/** Whether .dockerignore leaves `file` (relative to the root) out of the build context; the last matching pattern wins. */
+/** Tests whether .dockerignore leaves `file` (relative to the root) out of the build context. The last matching pattern wins. */
 function isIgnored(file: string, patterns: string[]): boolean {
   let ignored = false;
   for (const raw of patterns) {
@@ -65,7 +65,7 @@ function dockerignorePatterns(): string[] {
     .filter((line) => line && !line.startsWith('#'));
 }
 
-/** Every source file that cli/wash.ts reaches through relative imports, relative to the root. */
+/** Lists every source file that cli/wash.ts reaches through relative imports, relative to the root. */
 function cliSourceFiles(): string[] {
   const seen = new Set<string>();
   const visit = (file: string): void => {

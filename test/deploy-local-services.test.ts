@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,9 +29,11 @@ interface Started {
 }
 
 const children: ChildProcess[] = [];
+const folders: string[] = [];
 
 after(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
 /**
@@ -48,7 +50,7 @@ function interpolate(value: string, variables: Record<string, string>): string {
   });
 }
 
-/** A free port on `address`: `preferred` when nothing holds it there, otherwise one the kernel picks. */
+/** Finds a free port on `address`: `preferred` when no process has bound it there, otherwise one that the kernel picks. */
 async function portOn(address: string, preferred: number): Promise<number> {
   for (const port of [preferred, 0]) {
     const server = createServer();
@@ -64,7 +66,8 @@ async function portOn(address: string, preferred: number): Promise<number> {
 
 function flagValue(command: string[], flag: string): string {
   const index = command.indexOf(flag);
-  assert.ok(index >= 0 && index + 1 < command.length, `${command.join(' ')} has ${flag}`);
+  assert.ok(index >= 0, `${command.join(' ')} has ${flag}`);
+  assert.ok(index + 1 < command.length, `${flag} has a value in ${command.join(' ')}`);
   return command[index + 1];
 }
 
@@ -86,7 +89,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
   }
 }
 
-/** The last lines of every process's output, for a failure message. */
+/** Joins the last lines of every process's output, for a failure message. */
 function outputs(started: Started[]): string {
   return started.map((s) => `--- ${s.name}\n${s.output().split('\n').slice(-15).join('\n')}`).join('\n');
 }
@@ -99,6 +102,7 @@ test('compose services run as local processes', { skip, timeout: 120_000 }, asyn
   const names = Object.keys(services);
   const workers = names.filter((name) => name !== 'coordinator');
   const out = mkdtempSync(path.join(os.tmpdir(), 'wash-deploy-'));
+  folders.push(out);
   const shell = { WASH_TOKEN: randomBytes(16).toString('hex') };
 
   // Each service gets its own loopback address, as each container has its own IP address in the compose network.
@@ -118,7 +122,8 @@ test('compose services run as local processes', { skip, timeout: 120_000 }, asyn
       const url = /^ws:\/\/([\w.-]+):(\d+)$/.exec(arg);
       if (!url) return arg;
       const target = url[1] === '127.0.0.1' ? own : hosts.get(url[1]);
-      assert.ok(target && Number(url[2]) === target.listenPort, `${name} dials ${arg}, which no service listens on`);
+      assert.ok(target, `${name} dials ${arg}, but no service has that name`);
+      assert.equal(Number(url[2]), target.listenPort, `${name} dials ${arg}, but that service listens on another port`);
       return `ws://${target.address}:${target.port}`;
     });
   };

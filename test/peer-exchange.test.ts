@@ -93,3 +93,23 @@ test('shuffle bytes are counted on both sides', async () => {
   assert.ok(total >= 4 * values, `${total} bytes for ${values} values`);
   assert.ok(total <= 4 * values + MEMBERS * (MEMBERS - 1) * 80, `${total} bytes for ${values} values: more than 80 bytes of header per frame`);
 });
+
+test('non-finite shuffle values leave the member untouched', async () => {
+  const { meshes: pair } = await linkedMeshes(2, 'non-finite');
+  const victim = new Member({ name: 'mlp', inputShape: [6, 6, 1], numClasses: 4 }, 3);
+  try {
+    const layout = victim.layout;
+    const plan = drawShufflePlan(5, 0, layout, { members: 2, shuffled: layout.parameters.map(() => true), schedule: constantSchedule(0.3) });
+    const before = readValues(victim.variables);
+    // Rank 1 sends a frame of the right length whose first value is NaN.
+    const expected = plan.tensors.reduce((sum, t) => sum + [...Array(t.indices.length).keys()].filter((c) => t.sources[c * 2] === 1).length, 0);
+    const poisoned = new Float32Array(expected);
+    poisoned[0] = NaN;
+    await pair[1].send(0, { type: 'shuffle', step: 0, from: 1, values: new Uint8Array(poisoned.buffer) }, 'shuffle');
+    await assert.rejects(runShuffleStep(pair[0], plan, { rank: 0, variables: victim.variables }), { code: 'WASH_ERR_NON_FINITE', message: /from rank 1 has a non-finite value \(NaN\) at position 0/ });
+    assert.deepEqual(readValues(victim.variables), before);
+  } finally {
+    victim.dispose();
+    await Promise.all(pair.map((m) => m.close()));
+  }
+});

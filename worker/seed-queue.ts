@@ -21,7 +21,7 @@ export class SeedQueue {
     return seed;
   }
 
-  /** The seed of `step`, waiting for it when it has not arrived yet. */
+  /** Returns the seed of `step`, waiting for it when it has not arrived yet. */
   get(step: number): Promise<number> {
     const seed = this.take(step);
     if (seed !== undefined) return Promise.resolve(seed);

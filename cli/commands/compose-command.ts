@@ -7,23 +7,23 @@ import { FlagSpecs, FlagValues, parseFlags } from '../flags';
 import { configFromFlags, RUN_FLAGS } from '../run-flags';
 import { COORDINATOR_FLAGS } from './coordinator-command';
 
-const d = DEFAULT_COMPOSE_OPTIONS;
+const defaults = DEFAULT_COMPOSE_OPTIONS;
 
 /** Flags of `wash compose` that shape the file itself rather than the run. */
 const FILE_FLAGS: FlagSpecs = {
-  gpus: { type: 'string', default: d.gpus.join(','), help: 'comma-separated GPU indices or UUIDs; one worker service per GPU, so also the number of members' },
+  gpus: { type: 'string', default: defaults.gpus.join(','), help: 'comma-separated GPU indices or UUIDs; one worker service per GPU, so also the number of members' },
   output: { type: 'string', default: 'docker-compose.yml', help: 'file to write, replaced atomically; - writes to standard output' },
-  image: { type: 'string', default: d.image, help: 'tag of the image every service builds from the Dockerfile and runs' },
-  port: { type: 'int', default: d.port, help: 'coordinator port inside the compose network and on the host' },
-  publish: { type: 'string', default: d.publishAddress, help: 'host address the coordinator port is published on; 0.0.0.0 lets other hosts reach it' },
-  'worker-backend': { type: 'string', choices: BACKEND_CHOICES, default: d.workerBackend, help: 'TensorFlow.js backend of every worker' },
-  'connect-timeout': { type: 'number', default: d.connectTimeoutSeconds, help: 'seconds each worker keeps retrying the coordinator before it gives up' },
+  image: { type: 'string', default: defaults.image, help: 'tag of the image every service builds from the Dockerfile and runs' },
+  port: { type: 'int', default: defaults.port, help: 'coordinator port inside the compose network and on the host' },
+  publish: { type: 'string', default: defaults.publishAddress, help: 'host address the coordinator port is published on; 0.0.0.0 lets other hosts reach it' },
+  'worker-backend': { type: 'string', choices: BACKEND_CHOICES, default: defaults.workerBackend, help: 'TensorFlow.js backend of every worker' },
+  'connect-timeout': { type: 'number', default: defaults.connectTimeoutSeconds, help: 'seconds each worker keeps retrying the coordinator before it gives up' },
 };
 
-/** Run flags passed through to the coordinator's command; `--members` is left out because it follows from `--gpus`. */
+/** Run flags passed through to the coordinator's command. `--members` is left out because it follows from `--gpus`. */
 const RUN_FLAGS_PASSED: FlagSpecs = {
   ...Object.fromEntries(Object.entries(RUN_FLAGS).filter(([name]) => name !== 'members')),
-  backend: { ...RUN_FLAGS.backend, default: d.coordinatorBackend, help: 'TensorFlow.js backend of the coordinator, which has no GPU and evaluates the averaged model' },
+  backend: { ...RUN_FLAGS.backend, default: defaults.coordinatorBackend, help: 'TensorFlow.js backend of the coordinator, which has no GPU and evaluates the averaged model' },
   'run-id': COORDINATOR_FLAGS['run-id'],
 };
 
@@ -62,15 +62,15 @@ export function composeOptionsFromFlags(values: FlagValues): ComposeOptions {
   return options;
 }
 
-/** The `wash compose` command line that writes these options, for the file's header. */
+/** Formats the `wash compose` command line that writes these options, for the file's header. */
 export function composeCommandLine(options: ComposeOptions): string {
   const parts = ['wash', 'compose', '--gpus', options.gpus.join(',')];
-  if (options.image !== d.image) parts.push('--image', options.image);
-  if (options.port !== d.port) parts.push('--port', String(options.port));
-  if (options.publishAddress !== d.publishAddress) parts.push('--publish', options.publishAddress);
-  if (options.workerBackend !== d.workerBackend) parts.push('--worker-backend', options.workerBackend);
-  if (options.connectTimeoutSeconds !== d.connectTimeoutSeconds) parts.push('--connect-timeout', String(options.connectTimeoutSeconds));
-  if (options.coordinatorBackend !== d.coordinatorBackend) parts.push('--backend', options.coordinatorBackend);
+  if (options.image !== defaults.image) parts.push('--image', options.image);
+  if (options.port !== defaults.port) parts.push('--port', String(options.port));
+  if (options.publishAddress !== defaults.publishAddress) parts.push('--publish', options.publishAddress);
+  if (options.workerBackend !== defaults.workerBackend) parts.push('--worker-backend', options.workerBackend);
+  if (options.connectTimeoutSeconds !== defaults.connectTimeoutSeconds) parts.push('--connect-timeout', String(options.connectTimeoutSeconds));
+  if (options.coordinatorBackend !== defaults.coordinatorBackend) parts.push('--backend', options.coordinatorBackend);
   return [...parts, ...options.runArgs].map(shellWord).join(' ');
 }
 

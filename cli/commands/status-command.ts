@@ -22,7 +22,7 @@ export async function fetchStatus(url: string, token: string, timeoutMs = 5000):
         clearTimeout(timer);
         try {
           const message = decodeFrame<CoordinatorMessage | { type: 'status'; status: RunStatus }>('coordinator', data, `coordinator ${url}`, 16 * 1024 * 1024);
-          if (message.type !== 'status') throw new WashError('WASH_ERR_FRAME_MALFORMED', `coordinator at ${url} answered ${message.type} instead of status`);
+          if (message.type !== 'status') throw new WashError('WASH_ERR_FRAME_MALFORMED', `coordinator at ${url} responded with ${message.type} instead of status`);
           resolve(message.status);
         } catch (error) {
           reject(error);
