@@ -54,6 +54,7 @@ async function memberProcess(): Promise<void> {
   let bytesAtStart = 0;
   let values = 0;
   let wallStart = 0;
+  let nextPlan: ReturnType<typeof drawShufflePlan> | undefined;
   for (let step = 0; step < job.warmup + job.steps; step++) {
     if (step === job.warmup) {
       bytesAtStart = counter.counts.shuffle.sent;
@@ -62,8 +63,12 @@ async function memberProcess(): Promise<void> {
     const t0 = performance.now();
     member.trainStep(x, y, 0.01);
     const t1 = performance.now();
-    const plan = drawShufflePlan(deriveSeed(7, step), step, member.layout, { members: job.members, shuffled, schedule });
-    const moved = await runShuffleStep(mesh, plan, { rank: job.rank, variables: member.variables });
+    // As in the training loop, the next step's plan is drawn while this step's frames travel.
+    const plan = nextPlan ?? drawShufflePlan(deriveSeed(7, step), step, member.layout, { members: job.members, shuffled, schedule });
+    const drawNext = (): void => {
+      nextPlan = drawShufflePlan(deriveSeed(7, step + 1), step + 1, member.layout, { members: job.members, shuffled, schedule });
+    };
+    const moved = await runShuffleStep(mesh, plan, { rank: job.rank, variables: member.variables }, drawNext);
     const t2 = performance.now();
     if (step >= job.warmup) {
       trainMs += t1 - t0;

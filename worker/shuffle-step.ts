@@ -19,8 +19,11 @@ export interface ShuffleTarget {
  * missing frame therefore leaves the member as it was. Returns the number of
  * values this member received (its values moved).
  */
-export async function runShuffleStep(mesh: PeerMesh, plan: ShufflePlan, target: ShuffleTarget): Promise<number> {
-  if (plan.count === 0) return 0;
+export async function runShuffleStep(mesh: PeerMesh, plan: ShufflePlan, target: ShuffleTarget, whileWaiting?: () => void): Promise<number> {
+  if (plan.count === 0) {
+    whileWaiting?.();
+    return 0;
+  }
   const { rank } = target;
   const groups: PlanValues[] = [plan.tensors.map((t) => gatherCoordinates(target.variables[t.tensorIndex], t.indices))];
   if (target.momentum) {
@@ -30,6 +33,8 @@ export async function runShuffleStep(mesh: PeerMesh, plan: ShufflePlan, target: 
   const outgoing = packOutgoing(plan, rank, groups);
   const peers = [...Array(plan.members).keys()].filter((j) => j !== rank);
   const sends = peers.map((j) => mesh.send(j, { type: 'shuffle', step: plan.step, from: rank, values: floatBytes(outgoing[j]) }, 'shuffle'));
+  // Work that does not depend on the peers' values (drawing the next plan) runs while their frames travel.
+  whileWaiting?.();
   const incoming: Array<Float32Array | undefined> = new Array(plan.members);
   await Promise.all(
     peers.map(async (j) => {

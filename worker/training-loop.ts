@@ -4,7 +4,7 @@ import { Logger } from '../shared/log';
 import { ByteCounter } from '../shared/net/byte-counter';
 import { readValues, writeValues } from '../shared/model/parameters';
 import { accuracyOf, predictProbabilities } from '../shared/eval/predict';
-import { drawShufflePlan, PlanOptions } from '../shared/shuffle/shuffle-plan';
+import { drawShufflePlan, PlanOptions, ShufflePlan } from '../shared/shuffle/shuffle-plan';
 import { Member } from '../shared/train/member';
 import { cosineLearningRate } from '../shared/train/schedule';
 import { ringAllReduce } from './all-reduce';
@@ -64,6 +64,7 @@ export async function trainMember(ctx: LoopContext): Promise<LoopResult> {
   let epochSteps = 0;
   let epochStarted = Date.now();
   let reduceOp = 0;
+  let nextPlan: ShufflePlan | undefined;
 
   for (let step = 0; step < totalSteps; step++) {
     ctx.checkAbort();
@@ -80,13 +81,17 @@ export async function trainMember(ctx: LoopContext): Promise<LoopResult> {
     epochSteps++;
 
     if (config.method === 'wash' || config.method === 'wash-opt') {
-      const seed = await ctx.seeds.get(step);
-      const plan = drawShufflePlan(seed, step, member.layout, planOptions);
+      const plan = nextPlan?.step === step ? nextPlan : drawShufflePlan(await ctx.seeds.get(step), step, member.layout, planOptions);
+      nextPlan = undefined;
+      const drawNext = (): void => {
+        const seed = step + 1 < totalSteps ? ctx.seeds.take(step + 1) : undefined;
+        if (seed !== undefined) nextPlan = drawShufflePlan(seed, step + 1, member.layout, planOptions);
+      };
       valuesMoved += await runShuffleStep(ctx.mesh, plan, {
         rank,
         variables: member.variables,
         momentum: config.method === 'wash-opt' ? member.optimizer.buffers : undefined,
-      });
+      }, drawNext);
     } else if (config.method === 'papa' && (step + 1) % config.papaEvery === 0) {
       // PAPA's pull weakens as the learning rate decays: (1 - a) is scaled by lr / peak lr.
       const pull = (1 - config.papaAlpha) * (lr / config.lr);
