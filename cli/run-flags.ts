@@ -36,6 +36,7 @@ export const RUN_FLAGS: FlagSpecs = {
   'papa-every': { type: 'int', default: d.papaEvery, help: 'PAPA: steps between pulls towards the mean' },
   'average-every': { type: 'int', default: d.averageEvery, help: 'average-every: steps between full averages' },
   'track-average': { type: 'bool', default: d.trackAverage, help: 'gather weights at every epoch end to record the running average\'s accuracy and the member distance (counted as evaluation traffic)' },
+  'save-members': { type: 'bool', default: d.saveMembers, help: 'also save every member\'s final model, under members/rank-N in the run folder' },
   'max-frame-mb': { type: 'number', default: d.maxFrameBytes / 2 ** 20, help: 'largest frame a socket accepts, in MiB' },
   'heartbeat-timeout': { type: 'number', default: d.heartbeatTimeoutMs / 1000, help: 'seconds without a heartbeat after which a worker is declared lost' },
 };
@@ -72,6 +73,7 @@ export function configFromFlags(values: FlagValues, overrides: Partial<RunConfig
     papaEvery: values['papa-every'] as number,
     averageEvery: values['average-every'] as number,
     trackAverage: values['track-average'] as boolean,
+    saveMembers: values['save-members'] as boolean,
     maxFrameBytes: Math.round((values['max-frame-mb'] as number) * 2 ** 20),
     heartbeatTimeoutMs: Math.round((values['heartbeat-timeout'] as number) * 1000),
     ...overrides,

@@ -310,6 +310,12 @@ export class Coordinator {
     const ranks = [...this.#finals.keys()].sort((a, b) => a - b);
     const members = ranks.map((r) => (this.#finals.get(r) as { weights: MemberWeights }).weights);
     const scratch = this.#scratchModel();
+    if (this.#config.saveMembers) {
+      for (const [k, rank] of ranks.entries()) {
+        writeMemberWeights(scratch, members[k]);
+        await saveModel(scratch, this.#folder.file(`members/rank-${rank}`));
+      }
+    }
     const { evaluation, averaged } = evaluateEnsemble(scratch, members, this.#data as DatasetSplits);
     writeMemberWeights(scratch, averaged);
     const data = this.#data as DatasetSplits;

@@ -55,6 +55,8 @@ export interface RunConfig {
   averageEvery: number;
   /** Epoch-end gather of every member's weights for the running average and member distance (counted as evaluation traffic). */
   trackAverage: boolean;
+  /** Save every member's final model next to the averaged one, under members/rank-N. */
+  saveMembers: boolean;
   /** Largest frame a socket accepts, in bytes. */
   maxFrameBytes: number;
   /** A worker without a heartbeat for this long is declared lost, in milliseconds. */
@@ -89,6 +91,7 @@ export const DEFAULT_CONFIG: Omit<RunConfig, 'runId'> = {
   papaEvery: 10,
   averageEvery: 100,
   trackAverage: false,
+  saveMembers: false,
   maxFrameBytes: 64 * 1024 * 1024,
   heartbeatTimeoutMs: 10_000,
 };

@@ -5,6 +5,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunSummary } from '../coordinator/summary';
+import { loadBackend } from '../shared/backend/backends';
+import { loadModel } from '../shared/model/model-files';
+import { trainableVariables } from '../shared/model/parameters';
 
 const WASH = path.join(__dirname, '../cli/wash.js');
 const DATA = '/usr/share/datasets/fashion-mnist';
@@ -38,7 +41,7 @@ const skip = existsSync(DATA) ? false : `Fashion-MNIST is not installed at ${DAT
 test('coordinator and three workers on separate loopback hosts finish', { skip, timeout: 180_000 }, async () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'wash-cluster-'));
   const coordinator = start(['coordinator', '--listen', '127.0.0.2:0', '--members', '3', '--method', 'wash', '--p', '0.05', '--epochs', '1',
-    '--train-limit', '2400', '--test-limit', '500', '--backend', 'wasm', '--out', out, '--run-id', 'cluster']);
+    '--train-limit', '2400', '--test-limit', '500', '--backend', 'wasm', '--out', out, '--run-id', 'cluster', '--save-members']);
   await waitFor(() => /listening on ws:\/\/127\.0\.0\.2:(\d+)/.test(coordinator.output()), 60_000, 'the coordinator to listen');
   const port = /listening on ws:\/\/127\.0\.0\.2:(\d+)/.exec(coordinator.output())?.[1];
   const workers = [3, 4, 5].map((host) => start(['worker', '--coordinator', `ws://127.0.0.2:${port}`, '--listen', `127.0.0.${host}:0`]));
@@ -58,6 +61,18 @@ test('coordinator and three workers on separate loopback hosts finish', { skip, 
   assert.ok(existsSync(path.join(out, 'cluster', 'model', 'model.json')));
   const metrics = readFileSync(path.join(out, 'cluster', 'metrics.jsonl'), 'utf8').trim().split('\n');
   assert.equal(metrics.length, 1);
+
+  // The mlp has no batch norm, so the averaged model's weights are exactly the mean of the members' (up to float32 rounding).
+  await loadBackend('cpu');
+  const averaged = trainableVariables(await loadModel(path.join(out, 'cluster', 'model'))).map((v) => v.dataSync());
+  const members = await Promise.all([0, 1, 2].map(async (rank) => trainableVariables(await loadModel(path.join(out, 'cluster', 'members', `rank-${rank}`))).map((v) => v.dataSync())));
+  assert.notDeepEqual(members[0], members[1]);
+  averaged.forEach((tensor, t) => {
+    for (let i = 0; i < tensor.length; i++) {
+      const mean = (members[0][t][i] + members[1][t][i] + members[2][t][i]) / 3;
+      assert.ok(Math.abs(tensor[i] - mean) <= 1e-6 * Math.max(1, Math.abs(mean)), `tensor ${t} value ${i}: ${tensor[i]} vs mean ${mean}`);
+    }
+  });
 });
 
 test('killed worker stops the run and is named', { skip, timeout: 180_000 }, async () => {

@@ -1,19 +1,34 @@
 import * as tf from '@tensorflow/tfjs';
 import { WashError } from '../errors';
 import { withTransposedOperandsCopied } from './batch-matmul';
+import { withConvolutionBackpropInput } from './conv2d-backprop-input';
 import { conv2DBackpropFilterWasm } from './conv2d-backprop-filter';
+import { withWindowScanMaxPoolGrad } from './max-pool-grad';
+import { withOuterAxesReduction } from './outer-axes-reduction';
+import { withBlockCopyTile } from './tile';
 
-/** Kernels whose wasm versions get transposed operands copied before the product. */
-const MATMUL_KERNELS = [tf.BatchMatMul, tf._FusedMatMul];
+/**
+ * Wrappers around wasm kernels, by kernel name. Each wrapper handles the cases
+ * it is faster at and hands every other call to the original kernel.
+ */
+const KERNEL_WRAPPERS: ReadonlyArray<[string, (original: tf.KernelFunc) => tf.KernelFunc]> = [
+  [tf.BatchMatMul, withTransposedOperandsCopied],
+  [tf._FusedMatMul, withTransposedOperandsCopied],
+  [tf.Conv2DBackpropInput, withConvolutionBackpropInput],
+  [tf.MaxPoolGrad, withWindowScanMaxPoolGrad],
+  [tf.Sum, (original) => withOuterAxesReduction(original, 'sum')],
+  [tf.Mean, (original) => withOuterAxesReduction(original, 'mean')],
+  [tf.Tile, withBlockCopyTile],
+];
 
 /** Wrappers this module registered, so a second call can recognise its own work. */
 const installedWrappers = new WeakSet<tf.KernelFunc>();
 
 /**
  * Registers the wasm kernels that training needs and tfjs-backend-wasm 4.22
- * lacks (Conv2DBackpropFilter) or runs slowly (BatchMatMul and _FusedMatMul
- * with a transposed operand). Only the 'wasm' registrations change, and the
- * kernels of every other backend stay as they are.
+ * lacks (Conv2DBackpropFilter), and wraps those that it runs slowly for the
+ * shapes of training (the kernels in KERNEL_WRAPPERS). Only the 'wasm'
+ * registrations change, and the kernels of every other backend stay as they are.
  *
  * Loads '@tensorflow/tfjs-backend-wasm' if nothing has yet, which registers the
  * 'wasm' backend without selecting it. Safe to call more than once, and before
@@ -32,19 +47,19 @@ export function registerWasmTrainingKernels(): void {
     });
   }
 
-  for (const kernelName of MATMUL_KERNELS) {
-    wrapMatMulKernel(kernelName);
+  for (const [kernelName, wrap] of KERNEL_WRAPPERS) {
+    wrapKernel(kernelName, wrap);
   }
 }
 
-function wrapMatMulKernel(kernelName: string): void {
+function wrapKernel(kernelName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const original = tf.getKernel(kernelName, 'wasm');
   if (original === undefined) {
     throw new WashError('WASH_ERR_BACKEND', `kernel '${kernelName}' is not registered for backend 'wasm'. Install @tensorflow/tfjs-backend-wasm 4.22, the version this code was written for`);
   }
   if (installedWrappers.has(original.kernelFunc)) return;
 
-  const wrapper = withTransposedOperandsCopied(original.kernelFunc);
+  const wrapper = wrap(original.kernelFunc);
   installedWrappers.add(wrapper);
   // Registering over an existing kernel only logs a warning, but unregistering
   // first keeps the log clean. The setupFunc stays, because the engine runs it
