@@ -389,10 +389,12 @@ export class Coordinator {
     this.#server = undefined;
     if (!server) return;
     for (const client of server.clients) client.close(1000, 'run over');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    setTimeout(() => {
+    // A frozen or unreachable worker never answers the closing handshake, and the server waits for every connection.
+    const forceClose = setTimeout(() => {
       for (const client of server.clients) client.terminate();
-    }, 1000).unref();
+    }, 1000);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(forceClose);
   }
 }
 

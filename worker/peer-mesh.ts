@@ -275,8 +275,12 @@ export class PeerMesh {
       }
       link.socket.close(1000, 'run finished');
     }
+    // A frozen peer never answers the closing handshake, and the server waits for every connection.
+    const forceClose = setTimeout(() => {
+      for (const link of this.#links.values()) link.socket.terminate();
+    }, 1000);
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
-    for (const link of this.#links.values()) link.socket.terminate();
+    clearTimeout(forceClose);
   }
 }
 

@@ -59,54 +59,65 @@ export function withWindowScanMaxPoolGrad(original: tf.KernelFunc): tf.KernelFun
   };
 }
 
-/** Rows or columns of x that one pooling window covers, clipped to x: `begin` inclusive, `end` exclusive. */
-interface WindowRange {
-  begin: number;
-  end: number;
+/**
+ * Rows (or columns) of x that each pooling window covers, clipped to x:
+ * window i covers [begin[i], end[i]).
+ */
+interface WindowRanges {
+  begin: Int32Array;
+  end: Int32Array;
 }
 
-function windowRange(outIndex: number, stride: number, padBefore: number, filterSize: number, inSize: number): WindowRange {
-  const corner = outIndex * stride - padBefore;
-  return { begin: Math.max(corner, 0), end: Math.min(corner + filterSize, inSize) };
+function windowRanges(outSize: number, stride: number, padBefore: number, filterSize: number, inSize: number): WindowRanges {
+  const ranges = { begin: new Int32Array(outSize), end: new Int32Array(outSize) };
+  for (let i = 0; i < outSize; i++) {
+    const corner = i * stride - padBefore;
+    ranges.begin[i] = Math.max(corner, 0);
+    ranges.end[i] = Math.min(corner + filterSize, inSize);
+  }
+  return ranges;
 }
 
 /** Adds each dy value to dx at its window's maximum in x, with the wasm kernel's choice of maximum. */
 function scatterToWindowMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
-  const best = new Float32Array(channels);
-  const bestOffset = new Int32Array(channels);
+  const rows = windowRanges(outHeight, info.strideHeight, info.padInfo.top, info.filterHeight, inHeight);
+  const columns = windowRanges(outWidth, info.strideWidth, info.padInfo.left, info.filterWidth, inWidth);
+  const rowLength = inWidth * channels;
 
   for (let b = 0; b < batchSize; b++) {
+    const image = b * inHeight * rowLength;
     for (let outRow = 0; outRow < outHeight; outRow++) {
-      const rows = windowRange(outRow, info.strideHeight, info.padInfo.top, info.filterHeight, inHeight);
+      const rowBegin = rows.begin[outRow];
+      const rowEnd = rows.end[outRow];
       for (let outColumn = 0; outColumn < outWidth; outColumn++) {
-        const columns = windowRange(outColumn, info.strideWidth, info.padInfo.left, info.filterWidth, inWidth);
-        best.fill(WASM_MAX_POOL_START);
-        bestOffset.fill(-1);
-        for (let row = rows.begin; row < rows.end; row++) {
-          for (let column = columns.begin; column < columns.end; column++) {
-            const pixel = ((b * inHeight + row) * inWidth + column) * channels;
-            for (let c = 0; c < channels; c++) {
-              const value = x[pixel + c];
-              if (value >= best[c]) {
-                best[c] = value;
-                bestOffset[c] = pixel + c;
+        const columnBegin = columns.begin[outColumn];
+        const columnEnd = columns.end[outColumn];
+        const dyPixel = ((b * outHeight + outRow) * outWidth + outColumn) * channels;
+        // The wasm kernel's maximum offset starts at 0, so a window with no value
+        // at or above the start keeps 0, which lies in the window only here.
+        const containsFirstElement = b === 0 && rowBegin === 0 && columnBegin === 0 && rowEnd > 0 && columnEnd > 0;
+
+        for (let c = 0; c < channels; c++) {
+          let best = WASM_MAX_POOL_START;
+          let target = c === 0 && containsFirstElement ? 0 : -1;
+          for (let row = rowBegin; row < rowEnd; row++) {
+            const rowStart = image + row * rowLength + c;
+            for (let column = columnBegin; column < columnEnd; column++) {
+              const offset = rowStart + column * channels;
+              const value = x[offset];
+              if (value >= best) {
+                best = value;
+                target = offset;
               }
             }
           }
-        }
 
-        const dyPixel = ((b * outHeight + outRow) * outWidth + outColumn) * channels;
-        const containsFirstElement = b === 0 && rows.begin === 0 && columns.begin === 0 && rows.end > 0 && columns.end > 0;
-        for (let c = 0; c < channels; c++) {
           const gradient = dy[dyPixel + c];
-          let target = bestOffset[c];
-          // The wasm kernel's maximum offset starts at 0, so a window with no value at or above the start keeps 0.
-          if (target < 0 && c === 0 && containsFirstElement) target = 0;
           if (Number.isFinite(gradient)) {
             if (target >= 0) dx[target] += gradient;
           } else {
-            spreadNonFinite(dx, gradient, target, rows, columns, (b * inHeight * inWidth) * channels + c, inWidth, channels);
+            spreadNonFinite(dx, gradient, target, rowBegin, rowEnd, columnBegin, columnEnd, image + c, inWidth, channels);
           }
         }
       }
@@ -122,14 +133,16 @@ function spreadNonFinite(
   dx: Float32Array,
   gradient: number,
   target: number,
-  rows: WindowRange,
-  columns: WindowRange,
+  rowBegin: number,
+  rowEnd: number,
+  columnBegin: number,
+  columnEnd: number,
   channelBase: number,
   inWidth: number,
   channels: number,
 ): void {
-  for (let row = rows.begin; row < rows.end; row++) {
-    for (let column = columns.begin; column < columns.end; column++) {
+  for (let row = rowBegin; row < rowEnd; row++) {
+    for (let column = columnBegin; column < columnEnd; column++) {
       const offset = channelBase + (row * inWidth + column) * channels;
       dx[offset] += offset === target ? gradient : gradient * 0;
     }

