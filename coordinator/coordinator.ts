@@ -394,7 +394,7 @@ export class Coordinator {
       for (const client of server.clients) client.terminate();
     }, 1000);
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    clearTimeout(forceClose);
+    forceClose.unref();
   }
 }
 

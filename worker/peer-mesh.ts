@@ -280,7 +280,7 @@ export class PeerMesh {
       for (const link of this.#links.values()) link.socket.terminate();
     }, 1000);
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
-    clearTimeout(forceClose);
+    forceClose.unref();
   }
 }
 
