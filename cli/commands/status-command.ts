@@ -47,7 +47,8 @@ function kib(value: number): string {
 export function formatStatus(status: RunStatus): string {
   const lines = [
     `run ${status.runId}: ${status.phase}, method ${status.method}, ${status.joined}/${status.members} workers joined`,
-    `epoch ${status.epoch}/${status.epochs}, step ${status.step}/${status.totalSteps}, elapsed ${status.elapsedSeconds.toFixed(0)} s`,
+    // `status.epoch` counts completed epochs; people read the one in progress.
+    `epoch ${Math.min(status.epoch + 1, status.epochs)}/${status.epochs}, step ${status.step}/${status.totalSteps}, elapsed ${status.elapsedSeconds.toFixed(0)} s`,
     '',
     'rank  host                  backend   step      loss    samples/s  heartbeat  sent        received',
   ];

@@ -61,6 +61,38 @@ export function writeTransposedPatches(image: Float32Array, target: Float32Array
 }
 
 /**
+ * Writes the patch matrix of `image` into `target`, shaped [batch * outHeight
+ * * outWidth, filterHeight * filterWidth * inChannels]:
+ * target[(b, oh, ow), (kh, kw, ic)] = image[b, oh * strideHeight + kh - padTop, ow * strideWidth + kw - padLeft, ic],
+ * and 0 where that position lies in the padding.
+ */
+export function writePatches(image: Float32Array, target: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const patchSize = info.filterHeight * info.filterWidth * inChannels;
+  const rowRanges = Array.from({ length: info.filterHeight }, (_, kh) => insideRange(kh, strideHeight, info.padInfo.top, inHeight, outHeight));
+  const columnRanges = Array.from({ length: info.filterWidth }, (_, kw) => insideRange(kw, strideWidth, info.padInfo.left, inWidth, outWidth));
+  target.fill(0);
+
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        const patch = ((b * outHeight + oh) * outWidth + ow) * patchSize;
+        for (let kh = 0; kh < info.filterHeight; kh++) {
+          if (oh < rowRanges[kh].begin || oh >= rowRanges[kh].end) continue;
+          const imageRow = (b * inHeight + oh * strideHeight + kh - info.padInfo.top) * inWidth;
+          for (let kw = 0; kw < info.filterWidth; kw++) {
+            if (ow < columnRanges[kw].begin || ow >= columnRanges[kw].end) continue;
+            const source = (imageRow + ow * strideWidth + kw - info.padInfo.left) * inChannels;
+            const destination = patch + (kh * info.filterWidth + kw) * inChannels;
+            for (let ic = 0; ic < inChannels; ic++) target[destination + ic] = image[source + ic];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
  * Adds each patch of `patches`, shaped [batch * outHeight * outWidth,
  * filterHeight * filterWidth * inChannels], into `image` at the positions it
  * was read from, skipping padding: the adjoint of taking patches. `image` must
