@@ -95,3 +95,21 @@ test('killed worker stops the run and is named', { skip, timeout: 180_000 }, asy
   assert.equal(summary.status, 'failed');
   assert.equal(summary.error?.code, 'WASH_ERR_PEER_LOST');
 });
+
+test('same seed gives the same run twice', { skip, timeout: 180_000 }, async () => {
+  // Three members, so every step holds one peer's frame while it waits for the other's.
+  const out = mkdtempSync(path.join(os.tmpdir(), 'wash-repeat-'));
+  const summaries: RunSummary[] = [];
+  for (const runId of ['first', 'second']) {
+    const run = start(['coordinator', '--listen', '127.0.0.2:0', '--members', '3', '--epochs', '1', '--train-limit', '1500', '--test-limit', '300',
+      '--backend', 'wasm', '--out', out, '--run-id', runId, '--seed', '4']);
+    await waitFor(() => /listening on ws:\/\/127\.0\.0\.2:(\d+)/.test(run.output()), 60_000, 'the coordinator to listen');
+    const port = /listening on ws:\/\/127\.0\.0\.2:(\d+)/.exec(run.output())?.[1];
+    const workers = [3, 4, 5].map((host) => start(['worker', '--coordinator', `ws://127.0.0.2:${port}`, '--listen', `127.0.0.${host}:0`]));
+    assert.deepEqual(await Promise.all([run.exited, ...workers.map((w) => w.exited)]), [0, 0, 0, 0], run.output());
+    summaries.push(JSON.parse(readFileSync(path.join(out, runId, 'summary.json'), 'utf8')) as RunSummary);
+  }
+  assert.deepEqual(summaries[1].members?.each, summaries[0].members?.each);
+  assert.equal(summaries[1].averaged, summaries[0].averaged);
+  assert.equal(summaries[1].ensemble, summaries[0].ensemble);
+});

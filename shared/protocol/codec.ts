@@ -28,13 +28,16 @@ export function floatBytes(values: Float32Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
-/** Reads float32 values from bytes, copying when the bytes are not 4-aligned. */
+/**
+ * Copies float32 values out of frame bytes. It always copies: msgpackr returns
+ * binary fields as views into the received buffer, and with such views kept
+ * past the message handler, runs of three or more members were not
+ * reproducible (a later frame changed an earlier one's values).
+ */
 export function bytesToFloats(bytes: Uint8Array, source: string): Float32Array {
   if (bytes.byteLength % 4 !== 0) {
     throw new WashError('WASH_ERR_FRAME_MALFORMED', `malformed values from ${source}: ${bytes.byteLength} bytes is not a whole number of float32 values`);
   }
-  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  // A copy into a fresh buffer: Buffer.prototype.slice returns a view, not a copy.
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return new Float32Array(copy.buffer);
