@@ -72,7 +72,7 @@ export class PeerMesh {
   /** Starts the peer server; returns the port it listens on. */
   async start(): Promise<number> {
     const o = this.#options;
-    this.#server = await listen({ host: o.listenHost, port: o.listenPort, token: o.token, maxPayload: o.maxFrameBytes, label: `peer server of rank ${o.rank}` });
+    this.#server = await listen({ host: o.listenHost, port: o.listenPort, token: o.token, maxPayload: o.maxFrameBytes, label: o.rank >= 0 ? `peer server of rank ${o.rank}` : 'worker peer server (--listen)' });
     this.#server.on('connection', (socket, request) => this.#accept(socket, request));
     const address = this.#server.address();
     return typeof address === 'object' && address ? address.port : o.listenPort;

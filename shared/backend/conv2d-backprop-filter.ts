@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { WashError } from '../errors';
-import { writeTransposedPatches } from './conv-patches';
 import { runWasmKernel, TemporaryTensors } from './wasm-kernel-call';
 
 type Shape4D = [number, number, number, number];
@@ -10,21 +9,14 @@ type Shape4D = [number, number, number, number];
  * Computes the gradient of a 2D convolution with respect to its filter on the
  * wasm backend, which tfjs-backend-wasm 4.22 does not provide.
  *
- * For a forward pass with strides sh and sw, the filter gradient is
- *   dw[kh, kw, ic, oc] = sum over b, oh, ow of xPadded[b, oh*sh + kh, ow*sw + kw, ic] * dy[b, oh, ow, oc],
- * the product P^T dy of the transposed patch matrix P^T, shaped
- * [kH * kW * inChannels, batch * outHeight * outWidth], and dy seen as
- * [batch * outHeight * outWidth, outChannels]. P^T is written on the heap in
- * one pass, and the product runs on the wasm BatchMatMul kernel, which hands
- * it to XNNPACK because neither operand is transposed. Each output is a sum
- * of float32 products, so results agree with any exact summation within
- * float32 rounding. Rows and columns past the end of x, as with
- * dimRoundingMode 'ceil', count as zeros, as in the cpu backend's kernel.
- *
- * For the 3x3 convolutions of the cnn model at batch size 128 this took 43 ms
- * (32 to 64 channels at 14x14) and 5 ms (1 to 32 channels at 28x28), where
- * a convolution of x by dy on the wasm Conv2D kernel took 53 ms and 28 ms
- * (bench/kernel-bench.ts, one core of a 2-core AMD EPYC).
+ * For a forward pass with stride s, the filter gradient is
+ *   dw[kh, kw, ic, oc] = sum over b, oh, ow of xPadded[b, oh*s + kh, ow*s + kw, ic] * dy[b, oh, ow, oc],
+ * which is itself a convolution with stride 1 and dilation s: take xPadded
+ * transposed to [ic, H, W, b] as the input (so the batch axis becomes the channel
+ * axis), dy transposed to [outH, outW, b, oc] as the filter, and the result,
+ * shaped [ic, kH, kW, oc], transposed to [kH, kW, ic, oc]. Every step runs on
+ * the wasm backend's own kernels, so the sums are exact up to float32 rounding.
+ * The wasm Conv2D kernel of 4.22 hands its dilations to XNNPACK, which applies them.
  */
 export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -37,31 +29,87 @@ export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: Parameters<
   checkShapes(x, dy, filterShape, convInfo);
 
   const wasm = backend as BackendWasm;
-  const patchCount = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
-  const patchSize = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
-  if (patchCount === 0 || patchSize === 0 || convInfo.outChannels === 0) {
-    return runWasmKernel('Fill', wasm, {}, { shape: filterShape, value: 0, dtype: 'float32' });
-  }
-
   const temporaries = new TemporaryTensors(wasm);
   try {
-    const transposedPatches = temporaries.add(wasm.makeOutput([patchSize, patchCount], 'float32'));
-    const dyMatrix = temporaries.add(wasm.makeOutput([patchCount, convInfo.outChannels], 'float32'));
-    // makeOutput can grow the heap, which detaches views made before it, so all views are made after both calls.
-    writeTransposedPatches(heapFloats(wasm, x), heapFloats(wasm, transposedPatches), convInfo);
-    // dy is copied, not reshaped, because XNNPACK caches the weights it packs
-    // from b by b's tensor id, and a reshape shares dy's id, which other products may use with another shape.
-    heapFloats(wasm, dyMatrix).set(heapFloats(wasm, dy));
-
-    const product = runWasmKernel('BatchMatMul', wasm, { a: transposedPatches, b: dyMatrix }, { transposeA: false, transposeB: false });
-    return { ...product, shape: [...filterShape] };
+    const window = coveredInput(convInfo);
+    if (window.rows <= 0 || window.columns <= 0) {
+      // Every filter position lies in the padding, so no input value reaches the output.
+      return runWasmKernel('Fill', wasm, {}, { shape: filterShape, value: 0, dtype: 'float32' });
+    }
+    const input = temporaries.add(paddedInputByChannel(x, convInfo, window, wasm, temporaries));
+    const filter = temporaries.add(runWasmKernel('Transpose', wasm, { x: dy }, { perm: [1, 2, 0, 3] }));
+    const gradientByChannel = temporaries.add(runWasmKernel('Conv2D', wasm, { x: input, filter }, {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [convInfo.strideHeight, convInfo.strideWidth],
+    }));
+    return runWasmKernel('Transpose', wasm, { x: gradientByChannel }, { perm: [1, 2, 0, 3] });
   } finally {
     temporaries.dispose();
   }
 }
 
-function heapFloats(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(info) as Float32Array;
+/** Rows and columns of x, counted from its top-left corner, that some filter position reads. */
+interface InputWindow {
+  rows: number;
+  columns: number;
+  /** Rows of zeros the padded input needs below the kept rows. */
+  padBottom: number;
+  /** Columns of zeros the padded input needs right of the kept columns. */
+  padRight: number;
+}
+
+/**
+ * Finds the part of x the forward pass reads. The last filter position ends at
+ * row (outHeight - 1) * strideHeight + filterHeight of the padded input. That
+ * can stop short of the padded height, as with 'valid' padding and stride 2 on
+ * an even size, or pass it, as with dimRoundingMode 'ceil'. Rows past the end of
+ * x count as zeros, as in the cpu backend's kernel.
+ */
+function coveredInput(convInfo: tf.backend_util.Conv2DInfo): InputWindow {
+  const neededHeight = (convInfo.outHeight - 1) * convInfo.strideHeight + convInfo.filterHeight;
+  const neededWidth = (convInfo.outWidth - 1) * convInfo.strideWidth + convInfo.filterWidth;
+  const rows = Math.min(convInfo.inHeight, neededHeight - convInfo.padInfo.top);
+  const columns = Math.min(convInfo.inWidth, neededWidth - convInfo.padInfo.left);
+  return {
+    rows,
+    columns,
+    padBottom: neededHeight - convInfo.padInfo.top - rows,
+    padRight: neededWidth - convInfo.padInfo.left - columns,
+  };
+}
+
+/**
+ * Returns x cropped to `window`, transposed to [inChannels, height, width, batch]
+ * and padded with zeros as the forward pass padded it. Intermediates go to
+ * `temporaries`, and the caller frees the returned tensor.
+ */
+function paddedInputByChannel(
+  x: tf.TensorInfo,
+  convInfo: tf.backend_util.Conv2DInfo,
+  window: InputWindow,
+  backend: BackendWasm,
+  temporaries: TemporaryTensors,
+): tf.TensorInfo {
+  const [batch, height, width, channels] = x.shape;
+  let cropped = x;
+  if (window.rows < height || window.columns < width) {
+    cropped = temporaries.add(runWasmKernel('Slice', backend, { x }, {
+      begin: [0, 0, 0, 0],
+      size: [batch, window.rows, window.columns, channels],
+    }));
+  }
+
+  const { top, left } = convInfo.padInfo;
+  const byChannel = runWasmKernel('Transpose', backend, { x: cropped }, { perm: [3, 1, 2, 0] });
+  if (top === 0 && left === 0 && window.padBottom === 0 && window.padRight === 0) return byChannel;
+
+  temporaries.add(byChannel);
+  return runWasmKernel('PadV2', backend, { x: byChannel }, {
+    paddings: [[0, 0], [top, window.padBottom], [left, window.padRight], [0, 0]],
+    constantValue: 0,
+  });
 }
 
 function checkSupported(

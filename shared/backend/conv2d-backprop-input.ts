@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { addPatchesToImage } from './conv-patches';
 import { runWasmKernel, TemporaryTensors } from './wasm-kernel-call';
 
 type Shape4D = [number, number, number, number];
 
-/** Zero rows and columns XNNPACK adds around dy, which may be negative where dy must be cropped. */
+/** Zero rows and columns that XNNPACK adds around dy for the stride-1 convolution. */
 interface PaddingOfDy {
   top: number;
   bottom: number;
@@ -13,22 +14,18 @@ interface PaddingOfDy {
 }
 
 /**
- * Wraps the wasm kernel of Conv2DBackpropInput so that the gradient runs as a
- * forward convolution on the wasm Conv2D kernel, which hands it to XNNPACK.
+ * Wraps the wasm kernel of Conv2DBackpropInput so that the gradient runs on
+ * XNNPACK, through the wasm Conv2D or BatchMatMul kernel.
  *
  * tfjs-backend-wasm 4.22 computes this gradient in a plain loop, 350 ms for dy
  * [128, 14, 14, 64] and a 3x3x32x64 filter (tf.profile, one core of a 2-core
  * AMD EPYC), where the forward convolution of the same size takes 31 ms.
- *
- * With forward stride s and padding top, x row h is read by output row oh at
- * filter row kh = h + top - oh * s. So dx is the stride-1 convolution of dy,
- * with s - 1 zero rows inserted between its rows and (filterHeight - 1 - top)
- * zero rows above, by the filter turned 180 degrees with its in and out
- * channels swapped; columns work the same way. For stride 1, XNNPACK pads dy
- * itself. Otherwise, or when that padding would be negative, the spaced and
- * padded dy is built on the heap first. The sums run in another order than in
- * the wasm kernel, so results agree within float32 rounding. NCHW, non-float32
- * and empty tensors, and dy of the wrong shape go to `original`.
+ * Two exact rewrites replace it, and `prefersPatchProduct` picks one by the
+ * timings of bench/kernel-bench.ts. The convolution needs stride 1 and
+ * padding of at most filterSize - 1, so the patch product takes every other
+ * case. Both sum in another order than the wasm kernel, so results agree with
+ * it within float32 rounding. NCHW, non-float32 and empty tensors, and dy of
+ * the wrong shape go to `original`.
  */
 export function withConvolutionBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
@@ -44,23 +41,89 @@ export function withConvolutionBackpropInput(original: tf.KernelFunc): tf.Kernel
     }
 
     const wasm = backend as BackendWasm;
-    const temporaries = new TemporaryTensors(wasm);
-    try {
-      const turnedFilter = temporaries.add(turnFilter(filter, wasm, temporaries));
-      const padding = paddingOfDy(convInfo);
-      const padsInPlace = convInfo.strideHeight === 1 && convInfo.strideWidth === 1 && Object.values(padding).every((size) => size >= 0);
-      const input = padsInPlace ? dy : temporaries.add(spacedAndPaddedDy(dy, convInfo, padding, wasm));
-      const explicitPadding = padsInPlace ? padding : { top: 0, bottom: 0, left: 0, right: 0 };
-      return runWasmKernel('Conv2D', wasm, { x: input, filter: turnedFilter }, {
-        strides: [1, 1],
-        pad: [[0, 0], [explicitPadding.top, explicitPadding.bottom], [explicitPadding.left, explicitPadding.right], [0, 0]],
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-      });
-    } finally {
-      temporaries.dispose();
+    const padding = paddingOfDy(convInfo);
+    if (prefersPatchProduct(convInfo) || Object.values(padding).some((size) => size < 0)) {
+      return backpropInputByPatchProduct(dy, filter, convInfo, wasm);
     }
+    return backpropInputByConvolution(dy, filter, padding, wasm);
   };
+}
+
+/**
+ * Chooses the patch product for strided convolutions and for a single input
+ * channel. At batch size 128 it took 26 ms, against 44 ms for a convolution
+ * of dy spaced out with zeros, for the 3x3 stride-2 convolution of ResNet-20
+ * from 16 to 32 channels at 32x32, and 3 ms against 8 ms for its 1x1 stride-2
+ * shortcut. For the cnn's first convolution (1 to 32 channels at 28x28) it
+ * took 12 ms against 17 ms. The convolution won for stride 1 with 3 or more
+ * input channels, as in 20 ms against 80 ms at 16 channels.
+ */
+function prefersPatchProduct(convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return convInfo.strideHeight > 1 || convInfo.strideWidth > 1 || convInfo.inChannels === 1;
+}
+
+/**
+ * Computes dx for stride 1 as a forward convolution. With padding top, x row h
+ * is read by output row oh at filter row kh = h + top - oh. So dx is the
+ * convolution of dy, padded with (filterHeight - 1 - top) zero rows above, by
+ * the filter turned 180 degrees with its in and out channels swapped, and
+ * columns work the same way. XNNPACK adds the padding itself.
+ */
+function backpropInputByConvolution(
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  padding: PaddingOfDy,
+  wasm: BackendWasm,
+): tf.TensorInfo {
+  const temporaries = new TemporaryTensors(wasm);
+  try {
+    const turnedFilter = temporaries.add(turnFilter(filter, wasm, temporaries));
+    return runWasmKernel('Conv2D', wasm, { x: dy, filter: turnedFilter }, {
+      strides: [1, 1],
+      pad: [[0, 0], [padding.top, padding.bottom], [padding.left, padding.right], [0, 0]],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    });
+  } finally {
+    temporaries.dispose();
+  }
+}
+
+/**
+ * Computes dx as the patches of dy times the filter: row (b, oh, ow) of
+ * dy [batch * outHeight * outWidth, outChannels] times the filter seen as
+ * [outChannels, kH * kW * inChannels] is what output pixel (b, oh, ow) sends
+ * back to each element of its patch, and `addPatchesToImage` adds those
+ * rows into dx. The filter is transposed into a new tensor, which XNNPACK
+ * packs as the weights, so the cost of packing stays small.
+ */
+function backpropInputByPatchProduct(
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  convInfo: tf.backend_util.Conv2DInfo,
+  wasm: BackendWasm,
+): tf.TensorInfo {
+  const patchCount = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
+  const patchSize = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+  const temporaries = new TemporaryTensors(wasm);
+  try {
+    const dyMatrix = temporaries.add(runWasmKernel('Reshape', wasm, { x: dy }, { shape: [patchCount, convInfo.outChannels] }));
+    const filterMatrix = temporaries.add(runWasmKernel('Reshape', wasm, { x: filter }, { shape: [patchSize, convInfo.outChannels] }));
+    const filterByOutChannel = temporaries.add(runWasmKernel('Transpose', wasm, { x: filterMatrix }, { perm: [1, 0] }));
+    const patchGradients = temporaries.add(runWasmKernel('BatchMatMul', wasm, { a: dyMatrix, b: filterByOutChannel }, {
+      transposeA: false,
+      transposeB: false,
+    }));
+
+    const dx = wasm.makeOutput(convInfo.inShape, 'float32');
+    // makeOutput can grow the heap, which detaches views made before it, so both views are made after it.
+    const dxValues = wasm.typedArrayFromHeap(dx) as Float32Array;
+    dxValues.fill(0);
+    addPatchesToImage(wasm.typedArrayFromHeap(patchGradients) as Float32Array, dxValues, convInfo);
+    return dx;
+  } finally {
+    temporaries.dispose();
+  }
 }
 
 /**
@@ -73,55 +136,19 @@ function turnFilter(filter: tf.TensorInfo, backend: BackendWasm, temporaries: Te
 }
 
 /**
- * Computes the zero padding that turns the spaced dy, of (outHeight - 1) *
- * strideHeight + 1 rows, into the (inHeight + filterHeight - 1) rows that a
- * 'valid' convolution needs for inHeight output rows, and the same for columns.
+ * Computes the zero padding around dy for which a stride-1 'valid' convolution
+ * gives inHeight x inWidth outputs: (filterHeight - 1 - top) rows above, and
+ * below whatever makes up inHeight + filterHeight - 1 rows. Only the stride-1
+ * case uses it. A negative size means that some dy rows reach no x row, which
+ * happens only with padding larger than filterSize - 1.
  */
 function paddingOfDy(convInfo: tf.backend_util.Conv2DInfo): PaddingOfDy {
-  const spacedHeight = (convInfo.outHeight - 1) * convInfo.strideHeight + 1;
-  const spacedWidth = (convInfo.outWidth - 1) * convInfo.strideWidth + 1;
   const top = convInfo.filterHeight - 1 - convInfo.padInfo.top;
   const left = convInfo.filterWidth - 1 - convInfo.padInfo.left;
   return {
     top,
-    bottom: convInfo.inHeight + convInfo.filterHeight - 1 - spacedHeight - top,
+    bottom: convInfo.inHeight + convInfo.filterHeight - 1 - convInfo.outHeight - top,
     left,
-    right: convInfo.inWidth + convInfo.filterWidth - 1 - spacedWidth - left,
+    right: convInfo.inWidth + convInfo.filterWidth - 1 - convInfo.outWidth - left,
   };
-}
-
-/**
- * Returns dy with strideHeight - 1 zero rows between its rows (and the same for
- * columns), padded with zeros by `padding`, where a negative size crops the
- * rows or columns that no output element reads.
- */
-function spacedAndPaddedDy(
-  dy: tf.TensorInfo,
-  convInfo: tf.backend_util.Conv2DInfo,
-  padding: PaddingOfDy,
-  backend: BackendWasm,
-): tf.TensorInfo {
-  const [batch, dyHeight, dyWidth, channels] = dy.shape;
-  const height = convInfo.inHeight + convInfo.filterHeight - 1;
-  const width = convInfo.inWidth + convInfo.filterWidth - 1;
-  const out = backend.makeOutput([batch, height, width, channels], 'float32');
-  // makeOutput can grow the heap, which detaches views made before it, so both views are made after it.
-  const target = backend.typedArrayFromHeap(out) as Float32Array;
-  const source = backend.typedArrayFromHeap(dy) as Float32Array;
-  target.fill(0);
-
-  for (let b = 0; b < batch; b++) {
-    for (let dyRow = 0; dyRow < dyHeight; dyRow++) {
-      const row = padding.top + dyRow * convInfo.strideHeight;
-      if (row < 0 || row >= height) continue;
-      for (let dyColumn = 0; dyColumn < dyWidth; dyColumn++) {
-        const column = padding.left + dyColumn * convInfo.strideWidth;
-        if (column < 0 || column >= width) continue;
-        const from = ((b * dyHeight + dyRow) * dyWidth + dyColumn) * channels;
-        const to = ((b * height + row) * width + column) * channels;
-        for (let c = 0; c < channels; c++) target[to + c] = source[from + c];
-      }
-    }
-  }
-  return out;
 }
