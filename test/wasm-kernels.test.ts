@@ -12,7 +12,17 @@ type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 // Importing @tensorflow/tfjs registered the cpu and webgl kernels. These are
 // the registry entries as they were before registerWasmTrainingKernels ran.
 const KERNELS_OF_OTHER_BACKENDS = ['cpu', 'webgl'].flatMap((backendName) =>
-  [tf.Conv2DBackpropFilter, tf.BatchMatMul, tf._FusedMatMul].map((kernelName) => ({
+  [
+    tf.Conv2DBackpropFilter,
+    tf.BatchMatMul,
+    tf._FusedMatMul,
+    tf.Conv2DBackpropInput,
+    tf.Identity,
+    tf.MaxPoolGrad,
+    tf.Sum,
+    tf.Mean,
+    tf.Tile,
+  ].map((kernelName) => ({
     backendName,
     kernelName,
     config: tf.getKernel(kernelName, backendName),
@@ -370,9 +380,11 @@ describe('registerWasmTrainingKernels', () => {
   it('is safe to call twice', async () => {
     const wrapped = tf.getKernel(tf.BatchMatMul, 'wasm');
     const conv = tf.getKernel(tf.Conv2DBackpropFilter, 'wasm');
+    const tile = tf.getKernel(tf.Tile, 'wasm');
     registerWasmTrainingKernels();
     assert.equal(tf.getKernel(tf.BatchMatMul, 'wasm'), wrapped);
     assert.equal(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'), conv);
+    assert.equal(tf.getKernel(tf.Tile, 'wasm'), tile);
 
     // [[1, 2], [3, 4]]^T [[1, 0], [0, 1]] = [[1, 3], [2, 4]].
     const [product] = await computeOn('wasm', () => [tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.eye(2), true, false)]);

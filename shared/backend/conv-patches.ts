@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Loops between an NHWC image and the matrix of its convolution patches
- * ("im2col" and "col2im"), for the convolution that `info` describes. A patch
- * is the filterHeight x filterWidth x inChannels block of the zero-padded
- * image that one output pixel reads, flattened in (kh, kw, ic) order, the
- * order of the filter's first three axes. Patches are numbered in (b, oh, ow)
- * order, the order of dy's first three axes.
+ * The loop from a matrix of convolution patches back to an NHWC image
+ * ("col2im"), for the convolution that `info` describes. A patch is the
+ * filterHeight x filterWidth x inChannels block of the zero-padded image that
+ * one output pixel reads, flattened in (kh, kw, ic) order, the order of the
+ * filter's first three axes. Patches are numbered in (b, oh, ow) order, the
+ * order of dy's first three axes.
  */
 
 /** Rows (or columns) of output pixels whose patch element at filter offset k lies inside the image. */

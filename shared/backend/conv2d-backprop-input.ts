@@ -51,12 +51,12 @@ export function withConvolutionBackpropInput(original: tf.KernelFunc): tf.Kernel
 
 /**
  * Chooses the patch product for strided convolutions and for a single input
- * channel. At batch size 128 it took 26 ms, against 44 ms for a convolution
- * of dy spaced out with zeros, for the 3x3 stride-2 convolution of ResNet-20
- * from 16 to 32 channels at 32x32, and 3 ms against 8 ms for its 1x1 stride-2
- * shortcut. For the cnn's first convolution (1 to 32 channels at 28x28) it
- * took 12 ms against 17 ms. The convolution won for stride 1 with 3 or more
- * input channels, as in 20 ms against 80 ms at 16 channels.
+ * channel, by timings at batch size 128. For the 3x3 stride-2 convolution of
+ * ResNet-20 from 16 to 32 channels at 32x32, the patch product took 26 ms and
+ * a convolution of dy spaced out with zeros 44 ms. Its 1x1 stride-2 shortcut
+ * took 3 ms against 8 ms, and the cnn's first convolution (1 to 32 channels
+ * at 28x28) 12 ms against 17 ms. The convolution won for stride 1 with 3 or
+ * more input channels, as in 20 ms against 80 ms at 16 channels.
  */
 function prefersPatchProduct(convInfo: tf.backend_util.Conv2DInfo): boolean {
   return convInfo.strideHeight > 1 || convInfo.strideWidth > 1 || convInfo.inChannels === 1;
@@ -90,12 +90,12 @@ function backpropInputByConvolution(
 }
 
 /**
- * Computes dx as the patches of dy times the filter: row (b, oh, ow) of
- * dy [batch * outHeight * outWidth, outChannels] times the filter seen as
- * [outChannels, kH * kW * inChannels] is what output pixel (b, oh, ow) sends
- * back to each element of its patch, and `addPatchesToImage` adds those
- * rows into dx. The filter is transposed into a new tensor, which XNNPACK
- * packs as the weights, so the cost of packing stays small.
+ * Computes dx from the product of dy, seen as [batch * outHeight * outWidth,
+ * outChannels], and the filter, seen as [outChannels, kH * kW * inChannels].
+ * Row (b, oh, ow) of the product is the gradient of the patch that output
+ * pixel (b, oh, ow) read, and `addPatchesToImage` adds each row into dx where
+ * its patch came from. XNNPACK packs the second operand of a product as its
+ * weights, so that operand is the small filter, transposed into a new tensor.
  */
 function backpropInputByPatchProduct(
   dy: tf.TensorInfo,

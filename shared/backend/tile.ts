@@ -5,23 +5,17 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 const HEAP_DTYPES: ReadonlySet<tf.DataType> = new Set(['float32', 'int32', 'bool']);
 
 /**
- * Smallest mean run of elements per `copyWithin` call at which the block copy
- * beats the wasm Tile kernel. Below it, as when many short rows are each
- * repeated, the per-call overhead of `copyWithin` dominates and `original` runs.
- */
-const MIN_ELEMENTS_PER_COPY = 16;
-
-/**
  * Wraps the wasm kernel of Tile with a block copy on the output's heap view.
  *
  * tfjs-backend-wasm 4.22 computes the source index of every output element
- * separately, about 50 ns per element on one core of a 2-core AMD EPYC. The
- * batch-norm gradient of tfjs-core 4.22 tiles a [1, 1, 1, C] vector to the
- * full activation shape, which at [128, 28, 28, 32] took 150 ms per call
- * (measured with tf.profile). The block copy moves whole runs with
- * `copyWithin` and repeats each run by doubling, so it copies the same bytes
- * in a few dozen calls. The copy is bit-exact. Strings, empty tensors and
- * tilings that would need many short copies go to `original`.
+ * separately. The batch-norm gradient of tfjs-core 4.22 tiles a [1, 1, 1, C]
+ * vector to the full activation shape, and at [128, 28, 28, 32] that took
+ * 200 ms per call, about 60 ns per element. The block copy moves whole runs
+ * with `copyWithin` and repeats each run by doubling, which took 0.3 ms
+ * (bench/kernel-bench.ts, one core of a 2-core AMD EPYC). Even one-element
+ * runs, as in tiling a [65536, 1] tensor by [1, 2], took a third of the wasm
+ * kernel's time. The copy is bit-exact. Strings, scalars and empty tensors go
+ * to `original`.
  */
 export function withBlockCopyTile(original: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
@@ -42,20 +36,7 @@ export function withBlockCopyTile(original: tf.KernelFunc): tf.KernelFunc {
 
 function suitsBlockCopy(x: tf.TensorInfo, reps: number[]): boolean {
   if (!HEAP_DTYPES.has(x.dtype) || x.shape.length === 0 || reps.length !== x.shape.length) return false;
-  const outSize = x.shape.reduce((size, extent, axis) => size * extent * reps[axis], 1);
-  if (outSize === 0) return false;
-  return countCopies(x.shape, reps) * MIN_ELEMENTS_PER_COPY <= outSize;
-}
-
-/** Counts the `copyWithin` calls that `tileInPlace` makes for this input shape and these reps. */
-function countCopies(shape: number[], reps: number[]): number {
-  let copies = 0;
-  let outer = tf.util.sizeFromShape(shape);
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    outer /= shape[axis];
-    if (reps[axis] > 1) copies += outer * (1 + Math.ceil(Math.log2(reps[axis])));
-  }
-  return copies;
+  return x.shape.every((size, axis) => size * reps[axis] > 0);
 }
 
 /**

@@ -5,7 +5,7 @@ import { withConvolutionBackpropInput } from './conv2d-backprop-input';
 import { conv2DBackpropFilterWasm } from './conv2d-backprop-filter';
 import { withSharedIdentity } from './identity';
 import { withWindowScanMaxPoolGrad } from './max-pool-grad';
-import { withOuterAxesReduction } from './outer-axes-reduction';
+import { withMiddleAxesReduction } from './middle-axes-reduction';
 import { withBlockCopyTile } from './tile';
 
 /**
@@ -18,8 +18,8 @@ const KERNEL_WRAPPERS: ReadonlyArray<[string, (original: tf.KernelFunc) => tf.Ke
   [tf.Conv2DBackpropInput, withConvolutionBackpropInput],
   [tf.Identity, withSharedIdentity],
   [tf.MaxPoolGrad, withWindowScanMaxPoolGrad],
-  [tf.Sum, (original) => withOuterAxesReduction(original, 'sum')],
-  [tf.Mean, (original) => withOuterAxesReduction(original, 'mean')],
+  [tf.Sum, (original) => withMiddleAxesReduction(original, 'sum')],
+  [tf.Mean, (original) => withMiddleAxesReduction(original, 'mean')],
   [tf.Tile, withBlockCopyTile],
 ];
 
