@@ -58,6 +58,7 @@ export class Coordinator {
   #seedsSent = 0;
   #started = Date.now();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #lastHeartbeatCheck = Date.now();
   #tracker: EpochTracker | undefined;
   #settle: { resolve: (summary: RunSummary) => void; reject: (error: WashError) => void } | undefined;
   readonly done: Promise<RunSummary>;
@@ -338,6 +339,15 @@ export class Coordinator {
   #checkHeartbeats(): void {
     if (this.#phase === 'finished' || this.#phase === 'failed' || this.#phase === 'evaluating') return;
     const now = Date.now();
+    const interval = Math.max(50, Math.floor(this.#config.heartbeatTimeoutMs / 4));
+    const sinceLastCheck = now - this.#lastHeartbeatCheck;
+    this.#lastHeartbeatCheck = now;
+    if (sinceLastCheck > 2 * interval) {
+      // This process was busy (an epoch-end evaluation), so heartbeats that arrived meanwhile are still queued behind this timer.
+      this.#log.warn({ busyMs: sinceLastCheck }, 'coordinator was busy; heartbeat deadlines restart now');
+      for (const entry of this.#workers.values()) entry.lastHeartbeat = now;
+      return;
+    }
     for (const entry of this.#workers.values()) {
       if (this.#finals.has(entry.rank)) continue;
       const silence = now - entry.lastHeartbeat;
