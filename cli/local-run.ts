@@ -38,7 +38,13 @@ export async function runLocal(options: LocalRunOptions): Promise<{ summary: Run
   const script = path.join(__dirname, 'wash.js');
 
   const stopWorkers = async (): Promise<void> => {
-    const alive = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+    const exited = (w: ChildProcess): boolean => w.exitCode !== null || w.signalCode !== null;
+    if (coordinator.phase === 'finished') {
+      // Workers exit by themselves once they have the coordinator's 'done'; give them the grace period first.
+      const deadline = Date.now() + KILL_GRACE_MS;
+      while (!workers.every(exited) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const alive = workers.filter((w) => !exited(w));
     for (const w of alive) w.kill('SIGTERM');
     await Promise.race([
       Promise.all(alive.map((w) => new Promise((resolve) => (w.exitCode !== null || w.signalCode !== null ? resolve(null) : w.once('exit', resolve))))),

@@ -8,6 +8,11 @@ function bytes(value: number): string {
   return `${value.toFixed(0)} B`;
 }
 
+function soupSize(summary: RunSummary): string {
+  const count = summary.greedySoup?.ranks.length ?? 0;
+  return count === 1 ? '1 member' : `${count} members`;
+}
+
 /** Formats a finished run's summary as the table `wash run` prints. */
 export function formatSummary(summary: RunSummary, runDir: string): string {
   const lines: string[] = [];
@@ -24,7 +29,7 @@ export function formatSummary(summary: RunSummary, runDir: string): string {
     ['ensemble (mean of softmax)', percent(summary.ensemble)],
     ['naive weight average', percent(summary.naiveAverage)],
     ['averaged model (batch norm recomputed)', percent(summary.averaged)],
-    [`greedy soup (${summary.greedySoup?.ranks.length ?? 0} members)`, percent(summary.greedySoup?.accuracy)],
+    [`greedy soup (${soupSize(summary)})`, percent(summary.greedySoup?.accuracy)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(`${'test accuracy'.padStart(width + 14)}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ERRORS, isWashError } from '../shared/errors';
+import { ERRORS, isWashError, WashError } from '../shared/errors';
 import { flagHelp, FlagSpecs } from './flags';
 import { COMPOSE_FLAGS, composeCommand } from './commands/compose-command';
 import { COMPARE_FLAGS, compareCommand } from './commands/compare-command';
@@ -29,6 +29,12 @@ export const COMMANDS: Record<string, Command> = {
   sweep: { summary: 'run WASH for several shuffle probabilities p and write a report with tables and plots', usage: 'wash sweep [flags] --p 0.001,0.01,0.1 [--seeds 0,1] [--out DIR]', flags: SWEEP_FLAGS, run: sweepCommand },
 };
 
+/** Whether `arg` is a flag that consumes the next argument as its value. */
+function takesValue(flags: FlagSpecs, arg: string): boolean {
+  if (!arg.startsWith('--') || arg.includes('=')) return false;
+  return flags[arg.slice(2)] !== undefined && flags[arg.slice(2)].type !== 'bool';
+}
+
 function usage(): string {
   const names = Object.keys(COMMANDS);
   const width = Math.max(...names.map((n) => n.length));
@@ -55,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n\nflags:\n${flagHelp(command.flags)}\n`);
     return 0;
+  }
+  if (name !== 'eval' && name !== 'compose') {
+    const stray = args.find((arg, i) => !arg.startsWith('--') && (i === 0 || !takesValue(command.flags, args[i - 1])));
+    if (stray !== undefined) throw new WashError('WASH_ERR_USAGE', `unexpected argument "${stray}" for "wash ${name}": flags start with --; run "wash ${name} --help" for the list`);
   }
   return command.run(args);
 }

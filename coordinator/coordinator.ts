@@ -17,6 +17,7 @@ import { CoordinatorMessage, HeartbeatMessage, PROTOCOL_VERSION, StatusMessage, 
 import { Rng } from '../shared/rng';
 import { EpochTracker } from './epoch-tracker';
 import { RunFolder } from './run-folder';
+import { shuffledTensors } from '../shared/shuffle/tensor-selection';
 import { RunStatus, WorkerEntry } from './run-status';
 import { MemberFinal, RunSummary, summarizeRun } from './summary';
 
@@ -84,14 +85,26 @@ export class Coordinator {
 
   /** Loads the data set, writes the configuration and starts listening; returns the port. */
   async start(): Promise<number> {
-    const c = this.#config;
     await this.#folder.create();
-    await this.#folder.writeJson('config.json', c);
+    await this.#folder.writeJson('config.json', this.#config);
+    try {
+      return await this.#prepare();
+    } catch (error) {
+      // A run that fails before training still gets a summary that says why.
+      const washError = isWashError(error) ? error : new WashError('WASH_ERR_ABORTED', (error as Error).message, { cause: error });
+      this.fail(washError);
+      throw washError;
+    }
+  }
+
+  async #prepare(): Promise<number> {
+    const c = this.#config;
     await loadBackend(this.#options.backend ?? c.backend, this.#log);
     this.#data = await loadDataset({ name: c.dataset, dir: c.dataDir || undefined, validationShare: c.validationShare, trainLimit: c.trainLimit || undefined, testLimit: c.testLimit || undefined, splitSeed: c.seed });
     const scratch = this.#scratchModel();
     this.#layout = describeParameters(scratch);
     this.#signature = this.#layout.signature;
+    shuffledTensors(this.#layout, c.shuffleLayers);
     scratch.dispose();
     const batchesPerEpoch = Math.floor(this.#data.train.count / c.batchSize);
     if (batchesPerEpoch < 1) {
@@ -99,7 +112,10 @@ export class Coordinator {
     }
     this.#totalSteps = batchesPerEpoch * c.epochs;
     this.#tracker = new EpochTracker({ config: c, data: this.#data, folder: this.#folder, scratch: () => this.#scratchModel(), log: this.#log });
-    this.#server = await listen({ host: this.#options.listenHost, port: this.#options.listenPort, token: this.#options.token, maxPayload: 512 * 1024 * 1024, label: 'coordinator' });
+    this.#server = await listen({
+      host: this.#options.listenHost, port: this.#options.listenPort, token: this.#options.token, maxPayload: 512 * 1024 * 1024, label: 'coordinator',
+      onReject: (remote) => this.#log.warn({ remote, code: 'WASH_ERR_TOKEN' }, 'rejected a connection with a missing or wrong run token'),
+    });
     this.#server.on('connection', (socket, request) => this.#onConnection(socket, request));
     this.#heartbeatTimer = setInterval(() => this.#checkHeartbeats(), Math.max(50, Math.floor(c.heartbeatTimeoutMs / 4)));
     this.#log.info({ port: this.port, members: c.members, method: c.method, steps: this.#totalSteps, runDir: this.#folder.dir }, 'coordinator listening');

@@ -128,31 +128,35 @@ function inRange(name: string, value: number, min: number, max: number, integer 
 
 /** Checks every field of a configuration; the message names the field and the expected range. */
 export function checkConfig(config: RunConfig): RunConfig {
-  oneOf('method', config.method, METHODS);
-  oneOf('model', config.model, MODEL_NAMES);
-  oneOf('dataset', config.dataset, DATASET_NAMES);
-  oneOf('init', config.init, INIT_MODES);
-  oneOf('backend', config.backend, BACKEND_CHOICES);
-  oneOf('depth decay', config.depthDecay, DEPTH_DECAYS);
-  oneOf('shuffle decay', config.shuffleDecay, P_DECAYS);
-  inRange('members', config.members, 1, MAX_MEMBERS, true);
-  inRange('epochs', config.epochs, 1, 10_000, true);
-  inRange('batch size', config.batchSize, 1, 65_536, true);
-  inRange('learning rate', config.lr, 0, 100);
-  inRange('momentum', config.momentum, 0, 1);
-  inRange('weight decay', config.weightDecay, 0, 1);
-  inRange('seed', config.seed, 0, 2 ** 32 - 1, true);
-  inRange('train limit', config.trainLimit, 0, 1e9, true);
-  inRange('test limit', config.testLimit, 0, 1e9, true);
-  inRange('validation share', config.validationShare, 0, 0.5);
-  inRange('p', config.p, 0, 1);
-  inRange('shuffle final p', config.shuffleFinalP, 0, 1);
-  inRange('shuffle warm-up', config.shuffleWarmup, 0, 1e9, true);
-  inRange('PAPA alpha', config.papaAlpha, 0, 1);
-  inRange('PAPA interval', config.papaEvery, 1, 1e9, true);
-  inRange('averaging interval', config.averageEvery, 1, 1e9, true);
-  inRange('max frame bytes', config.maxFrameBytes, 1024, 2 ** 31 - 1, true);
-  inRange('heartbeat timeout', config.heartbeatTimeoutMs, 100, 3_600_000, true);
-  if (config.shuffleLayers.trim() === '') throw new WashError('WASH_ERR_CONFIG', 'invalid shuffle layers "": expected all, no-batch-norm or a comma-separated list of layer names');
+  oneOf('--method', config.method, METHODS);
+  oneOf('--model', config.model, MODEL_NAMES);
+  oneOf('--dataset', config.dataset, DATASET_NAMES);
+  oneOf('--init', config.init, INIT_MODES);
+  oneOf('--backend', config.backend, BACKEND_CHOICES);
+  oneOf('--depth-decay', config.depthDecay, DEPTH_DECAYS);
+  oneOf('--shuffle-decay', config.shuffleDecay, P_DECAYS);
+  inRange('--members', config.members, 1, MAX_MEMBERS, true);
+  inRange('--epochs', config.epochs, 1, 10_000, true);
+  inRange('--batch-size', config.batchSize, 1, 65_536, true);
+  inRange('--lr', config.lr, 0, 100);
+  inRange('--momentum', config.momentum, 0, 1);
+  inRange('--weight-decay', config.weightDecay, 0, 1);
+  inRange('--seed', config.seed, 0, 2 ** 32 - 1, true);
+  inRange('--train-limit', config.trainLimit, 0, 1e9, true);
+  inRange('--test-limit', config.testLimit, 0, 1e9, true);
+  inRange('--validation-share', config.validationShare, 0, 0.5);
+  inRange('--p', config.p, 0, 1);
+  inRange('--shuffle-final-p', config.shuffleFinalP, 0, 1);
+  inRange('--shuffle-warmup', config.shuffleWarmup, 0, 1e9, true);
+  inRange('--papa-alpha', config.papaAlpha, 0, 1);
+  inRange('--papa-every', config.papaEvery, 1, 1e9, true);
+  inRange('--average-every', config.averageEvery, 1, 1e9, true);
+  if (!Number.isInteger(config.maxFrameBytes) || config.maxFrameBytes < 1024 || config.maxFrameBytes > 2 ** 31 - 1) {
+    throw new WashError('WASH_ERR_CONFIG', `invalid --max-frame-mb ${config.maxFrameBytes / 2 ** 20}: expected 0.001 to 2047 MiB`);
+  }
+  if (!Number.isInteger(config.heartbeatTimeoutMs) || config.heartbeatTimeoutMs < 100 || config.heartbeatTimeoutMs > 3_600_000) {
+    throw new WashError('WASH_ERR_CONFIG', `invalid --heartbeat-timeout ${config.heartbeatTimeoutMs / 1000}: expected 0.1 to 3600 seconds`);
+  }
+  if (config.shuffleLayers.trim() === '') throw new WashError('WASH_ERR_CONFIG', 'invalid --shuffle-layers "": expected all, no-batch-norm or a comma-separated list of layer names');
   return config;
 }

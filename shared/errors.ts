@@ -25,6 +25,7 @@ export const ERRORS = {
   WASH_ERR_PEER_UNREACHABLE: { closeCode: 0, summary: 'a peer address could not be reached' },
   WASH_ERR_COORDINATOR_UNREACHABLE: { closeCode: 0, summary: 'the coordinator could not be reached' },
   WASH_ERR_ADDRESS_IN_USE: { closeCode: 0, summary: 'a listen address is already in use' },
+  WASH_ERR_ADDRESS_UNAVAILABLE: { closeCode: 0, summary: 'no local interface has the listen address' },
   WASH_ERR_ABORTED: { closeCode: 4010, summary: 'the run was aborted' },
   WASH_ERR_TIMEOUT: { closeCode: 4011, summary: 'an operation timed out' },
 } as const;

@@ -51,7 +51,7 @@ export async function loadBackend(choice: BackendChoice, log: Logger = silentLog
       const reason = describeLoadFailure(name, error);
       if (choice !== 'auto') throw new WashError('WASH_ERR_BACKEND', `backend ${name} failed to load: ${reason}`, { cause: error });
       skipped.push({ name, reason });
-      log.info({ backend: name, reason }, 'skipped tensorflow.js backend');
+      log.debug({ backend: name, reason }, 'skipped tensorflow.js backend');
     }
   }
   throw new WashError('WASH_ERR_BACKEND', `no backend could load: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);

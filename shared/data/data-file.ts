@@ -21,7 +21,7 @@ export async function locateDataFile(dir: string, name: string): Promise<string>
   for (const candidate of candidates) {
     if (await isFile(candidate)) return candidate;
   }
-  throw new WashError('WASH_ERR_DATA_MISSING', `data file not found: tried ${candidates.join(' and ')}`);
+  throw new WashError('WASH_ERR_DATA_MISSING', `data file not found: tried ${candidates.join(' and ')}; pass --data DIR (or set WASH_DATA_DIR) to the data set's folder, or for Fashion-MNIST install Debian's dataset-fashion-mnist`);
 }
 
 /**

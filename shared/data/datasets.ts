@@ -84,7 +84,7 @@ export function resolveDataDir(name: DatasetName, dir?: string): string {
   const chosen = dir ?? process.env[DATA_DIR_ENV];
   if (chosen !== undefined && chosen !== '') return chosen;
   if (name === 'fashion-mnist') return DEFAULT_FASHION_MNIST_DIR;
-  throw new WashError('WASH_ERR_CONFIG', `no data directory for ${name}: pass dir or set ${DATA_DIR_ENV}`);
+  throw new WashError('WASH_ERR_CONFIG', `no data folder for ${name}: pass --data DIR or set ${DATA_DIR_ENV}`);
 }
 
 async function loadRawSplits(name: DatasetName, dir: string, cifar100Labels: 'fine' | 'coarse'): Promise<RawSplits> {

@@ -19,6 +19,8 @@ export interface ListenOptions {
   maxPayload: number;
   /** Names the server in errors, e.g. "coordinator" or "peer server of rank 2". */
   label: string;
+  /** Called with the remote address of each upgrade request rejected for its token. */
+  onReject?: (remote: string) => void;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function listen(options: ListenOptions): Promise<WebSocketServer> {
     perMessageDeflate: false,
     verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
       if (!tokenMatches(info.req.headers[TOKEN_HEADER], options.token)) {
+        options.onReject?.(`${info.req.socket.remoteAddress}:${info.req.socket.remotePort}`);
         done(false, 401, 'WASH_ERR_TOKEN: missing or wrong run token');
         return;
       }
@@ -46,7 +49,7 @@ export async function listen(options: ListenOptions): Promise<WebSocketServer> {
       if (error.code === 'EADDRINUSE') {
         reject(new WashError('WASH_ERR_ADDRESS_IN_USE', `${options.label} cannot listen on ${options.host}:${options.port}: the address is already in use; pick another port or stop the process that holds it`));
       } else if (error.code === 'EADDRNOTAVAIL') {
-        reject(new WashError('WASH_ERR_ADDRESS_IN_USE', `${options.label} cannot listen on ${options.host}:${options.port}: no local interface has that address`));
+        reject(new WashError('WASH_ERR_ADDRESS_UNAVAILABLE', `${options.label} cannot listen on ${options.host}:${options.port}: no local interface has that address`));
       } else {
         reject(error);
       }
