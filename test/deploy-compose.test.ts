@@ -189,7 +189,7 @@ test('wash compose rejects bad flags', async () => {
     { args: ['--port', String(WORKER_PEER_PORT)], code: 'WASH_ERR_USAGE', message: /peer servers use 7001/ },
     { args: ['--publish', 'localhost'], code: 'WASH_ERR_USAGE', message: /invalid --publish "localhost"/ },
     { args: ['--run-id', '../x'], code: 'WASH_ERR_USAGE', message: /invalid --run-id/ },
-    { args: ['--lr', '-1'], code: 'WASH_ERR_CONFIG', message: /invalid learning rate -1/ },
+    { args: ['--lr', '-1'], code: 'WASH_ERR_CONFIG', message: /invalid --lr -1/ },
   ];
   for (const { args, code, message } of cases) {
     await assert.rejects(composeCommand([...args, '--output', '-']), (error) => isWashError(error) && error.code === code && message.test(error.message), `wash compose ${args.join(' ')}`);
