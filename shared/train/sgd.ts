@@ -29,11 +29,15 @@ export class SgdMomentum {
   apply(gradients: tf.Tensor[], lr: number): void {
     const { momentum, weightDecay } = this.#options;
     tf.tidy(() => {
+      // One scalar tensor per hyperparameter and step: a plain number operand would upload a new scalar per variable.
+      const decay = tf.scalar(weightDecay);
+      const beta = tf.scalar(momentum);
+      const rate = tf.scalar(lr);
       this.variables.forEach((w, i) => {
-        const g = weightDecay > 0 ? gradients[i].add(w.mul(weightDecay)) : gradients[i];
-        const v = this.buffers[i].mul(momentum).add(g);
+        const g = weightDecay > 0 ? gradients[i].add(w.mul(decay)) : gradients[i];
+        const v = this.buffers[i].mul(beta).add(g);
         this.buffers[i].assign(v);
-        w.assign(w.sub(v.mul(lr)));
+        w.assign(w.sub(v.mul(rate)));
       });
     });
   }
