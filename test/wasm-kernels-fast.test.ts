@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { registerWasmTrainingKernels } from '../shared/backend/wasm-kernels';
 import { Rng } from '../shared/rng';
+import { useBackend } from './helpers/wasm-backend';
 
 // Each wrapper below must give what the wasm kernel it replaces gives. These
 // are the kernels that tfjs-backend-wasm registered on import, before
@@ -22,10 +23,6 @@ before(async () => {
   await useBackend('wasm');
 });
 
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  assert.equal(await tf.setBackend(name), true, `tf.setBackend('${name}')`);
-  await tf.ready();
-}
 
 function wasmBackend(): BackendWasm {
   return tf.engine().findBackend('wasm') as BackendWasm;

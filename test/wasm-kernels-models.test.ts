@@ -7,6 +7,7 @@ import { registerWasmTrainingKernels } from '../shared/backend/wasm-kernels';
 import { buildModel, ModelSpec } from '../shared/model/models';
 import { Member } from '../shared/train/member';
 import { Rng } from '../shared/rng';
+import { useBackend } from './helpers/wasm-backend';
 
 /** The wasm kernels that registerWasmTrainingKernels wraps, as tfjs-backend-wasm registered them on import. */
 const ORIGINAL_WASM_KERNELS = [tf.Tile, tf.Sum, tf.Mean, tf.MaxPoolGrad, tf.Conv2DBackpropInput, tf.Identity, tf.BatchMatMul, tf._FusedMatMul].map(
@@ -22,10 +23,6 @@ before(async () => {
   await useBackend('wasm');
 });
 
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  assert.equal(await tf.setBackend(name), true, `tf.setBackend('${name}')`);
-  await tf.ready();
-}
 
 /** Runs `compute` with the original wasm kernels registered in place of the wrappers, then puts the wrappers back. */
 function withOriginalWasmKernels<T>(compute: () => T): T {

@@ -5,6 +5,7 @@ import { before, describe, it } from 'node:test';
 import { registerWasmTrainingKernels } from '../shared/backend/wasm-kernels';
 import { isWashError } from '../shared/errors';
 import { Rng } from '../shared/rng';
+import { useBackend } from './helpers/wasm-backend';
 
 type Shape4D = [number, number, number, number];
 type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -34,10 +35,6 @@ before(async () => {
   await useBackend('wasm');
 });
 
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  assert.equal(await tf.setBackend(name), true, `tf.setBackend('${name}')`);
-  await tf.ready();
-}
 
 /** Runs `compute` on `backend` and returns host copies of its outputs, leaving no tensor behind. */
 async function computeOn(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Promise<Float32Array[]> {
