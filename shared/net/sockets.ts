@@ -58,7 +58,7 @@ export async function listen(options: ListenOptions): Promise<WebSocketServer> {
   return server;
 }
 
-/** The role and rank headers of an accepted upgrade request. */
+/** Reads the role and rank headers of an accepted upgrade request. */
 export function requestRole(request: IncomingMessage): { role: Role | undefined; rank: number | undefined } {
   const role = request.headers[ROLE_HEADER];
   const rank = Number(request.headers[RANK_HEADER]);
@@ -75,7 +75,7 @@ export interface ConnectOptions {
   maxPayload: number;
   /** Names the remote in errors, e.g. "coordinator" or "peer rank 3". */
   label: string;
-  /** Where the connection starts from, for error messages. */
+  /** Local side of the connection, named in error messages. */
   from?: string;
   timeoutMs?: number;
 }
