@@ -77,6 +77,17 @@ export function checkComposeOptions(options: ComposeOptions): void {
   }
 }
 
+/** Returns the keys every service shares: the wash image, its build, the command and the token. */
+function imageService(options: ComposeOptions, command: string[]): Record<string, unknown> {
+  return {
+    image: options.image,
+    build: { context: '.', args: { VARIANT: 'gpu' } },
+    init: true,
+    command,
+    environment: { WASH_TOKEN: TOKEN_VARIABLE },
+  };
+}
+
 function coordinatorService(options: ComposeOptions): Record<string, unknown> {
   const command = [
     'coordinator',
@@ -88,11 +99,7 @@ function coordinatorService(options: ComposeOptions): Record<string, unknown> {
   ];
   const host = isIP(options.publishAddress) === 6 ? `[${options.publishAddress}]` : options.publishAddress;
   return {
-    image: options.image,
-    build: { context: '.', args: { VARIANT: 'gpu' } },
-    init: true,
-    command,
-    environment: { WASH_TOKEN: TOKEN_VARIABLE },
+    ...imageService(options, command),
     ports: [`${host}:${options.port}:${options.port}`],
     volumes: [`${RUNS_VOLUME}:${RUNS_MOUNT}`],
     // `wash status` exits 0 only when the coordinator returned a status, so the service turns healthy once the coordinator listens.
@@ -118,11 +125,7 @@ function workerService(options: ComposeOptions, index: number): Record<string, u
     '--connect-timeout', String(options.connectTimeoutSeconds),
   ];
   return {
-    image: options.image,
-    build: { context: '.', args: { VARIANT: 'gpu' } },
-    init: true,
-    command,
-    environment: { WASH_TOKEN: TOKEN_VARIABLE },
+    ...imageService(options, command),
     depends_on: { coordinator: { condition: 'service_healthy' } },
     deploy: {
       resources: {

@@ -29,7 +29,7 @@ export const COMMANDS: Record<string, Command> = {
   sweep: { summary: 'run WASH for several shuffle probabilities p and write a report with tables and plots', usage: 'wash sweep [flags] --p 0.001,0.01,0.1 [--seeds 0,1] [--out DIR]', flags: SWEEP_FLAGS, run: sweepCommand },
 };
 
-/** Whether `arg` is a flag that consumes the next argument as its value. */
+/** Reports whether `arg` is a flag that consumes the next argument as its value. */
 function takesValue(flags: FlagSpecs, arg: string): boolean {
   if (!arg.startsWith('--') || arg.includes('=')) return false;
   return flags[arg.slice(2)] !== undefined && flags[arg.slice(2)].type !== 'bool';

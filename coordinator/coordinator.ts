@@ -90,7 +90,7 @@ export class Coordinator {
     try {
       return await this.#prepare();
     } catch (error) {
-      // A run that fails before training still gets a summary that says why.
+      // A run that fails before training still gets a summary with the reason.
       const washError = isWashError(error) ? error : new WashError('WASH_ERR_ABORTED', (error as Error).message, { cause: error });
       this.fail(washError);
       throw washError;
@@ -127,7 +127,7 @@ export class Coordinator {
     return buildModel({ name: this.#config.model, inputShape: [train.height, train.width, train.channels], numClasses: train.numClasses }, 0);
   }
 
-  /** A snapshot of the run for `wash status`. */
+  /** Returns a snapshot of the run for `wash status`. */
   status(): RunStatus {
     const workers = [...this.#workers.values()].sort((a, b) => a.rank - b.rank);
     const steps = workers.map((w) => w.step);
@@ -186,6 +186,7 @@ export class Coordinator {
     const source = (): string => (entry ? `worker rank ${entry.rank} (${entry.host}, ${remote})` : `worker ${remote}`);
     socket.on('message', (data: Buffer) => {
       try {
+        // Final and snapshot frames carry a whole member, so worker frames may reach four times the per-frame limit.
         const message = decodeFrame<WorkerMessage>('worker', data, source(), this.#config.maxFrameBytes * 4);
         if (message.type === 'hello') {
           if (entry) throw new WashError('WASH_ERR_FRAME_MALFORMED', `${source()} sent hello twice`);
@@ -415,7 +416,7 @@ export class Coordinator {
     this.#server = undefined;
     if (!server) return;
     for (const client of server.clients) client.close(1000, 'run over');
-    // A frozen or unreachable worker never answers the closing handshake, and the server waits for every connection.
+    // A frozen or unreachable worker never completes the closing handshake, and the server waits for every connection.
     const forceClose = setTimeout(() => {
       for (const client of server.clients) client.terminate();
     }, 1000);

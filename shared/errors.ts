@@ -1,6 +1,6 @@
 /**
  * The catalogue of errors that wash raises. Each code is stable, so scripts and
- * tests can match on it; `closeCode` is the WebSocket close code sent when the
+ * tests can match on it. `closeCode` is the WebSocket close code sent when the
  * error ends a connection (4000-4999 is the range RFC 6455 leaves to applications).
  */
 export const ERRORS = {

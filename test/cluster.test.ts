@@ -97,7 +97,7 @@ test('killed worker stops the run and is named', { skip, timeout: 180_000 }, asy
 });
 
 test('same seed gives the same run twice', { skip, timeout: 180_000 }, async () => {
-  // Three members, so every step holds one peer's frame while it waits for the other's.
+  // Three members, so every step keeps one peer's frame while it waits for the other's.
   const out = mkdtempSync(path.join(os.tmpdir(), 'wash-repeat-'));
   const summaries: RunSummary[] = [];
   for (const runId of ['first', 'second']) {

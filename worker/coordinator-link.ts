@@ -21,7 +21,7 @@ type Handler = (message: CoordinatorMessage) => void;
 /**
  * The worker's control socket to the coordinator. Connecting retries with
  * exponential backoff (0.25 s doubling to 5 s) until `connectTimeoutMs`, so
- * workers may start before the coordinator; a wrong token is not retried.
+ * workers may start before the coordinator. A wrong token is not retried.
  */
 export class CoordinatorLink {
   readonly #options: LinkOptions;

@@ -3,12 +3,12 @@ import WebSocket from 'ws';
 import { encodeFrame } from '../shared/protocol/codec';
 import { ROLE_HEADER, RANK_HEADER, TOKEN_HEADER } from '../shared/protocol/messages';
 
-/**
- * Runs in its own thread so heartbeats keep flowing while a long training step
- * holds the worker's main event loop. The main thread writes its step and the
- * time of its last progress into shared memory; this thread forwards both, so
- * the coordinator can tell a dead process (no heartbeats) from a slow step.
- */
+// This file runs in its own thread so heartbeats keep flowing while a long
+// training step blocks the worker's main event loop. The main thread writes its
+// step and the time of its last progress into shared memory. This thread
+// forwards both, so the coordinator can tell a dead process (no heartbeats) from a slow step.
+
+/** Settings the heartbeat thread receives as its workerData. */
 export interface HeartbeatData {
   url: string;
   token: string;

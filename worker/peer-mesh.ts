@@ -43,7 +43,7 @@ interface Link {
 
 /**
  * The full mesh of WebSocket links between the workers of a run. Rank i dials
- * every lower rank and accepts every higher one; the first frame on a link is
+ * every lower rank and accepts every higher one. The first frame on a link is
  * `peerHello`, which must name the run and a rank that is not yet linked.
  * Frames are kept in a mailbox keyed by kind, step and sender until the
  * training loop asks for them.
@@ -275,7 +275,7 @@ export class PeerMesh {
       }
       link.socket.close(1000, 'run finished');
     }
-    // A frozen peer never answers the closing handshake, and the server waits for every connection.
+    // A frozen peer never completes the closing handshake, and the server waits for every connection.
     const forceClose = setTimeout(() => {
       for (const link of this.#links.values()) link.socket.terminate();
     }, 1000);

@@ -161,7 +161,7 @@ export function evaluateMember(member: Member, data: DatasetSplits): number {
   return accuracyOf(probabilities, data.test.labels, data.test.numClasses);
 }
 
-/** The member's weights and statistics as raw float32 bytes, for the coordinator. */
+/** Copies the member's weights and statistics into raw float32 bytes for the coordinator. */
 export function weightBytes(member: Member): { parameters: Uint8Array[]; statistics: Uint8Array[] } {
   return {
     parameters: readValues(member.variables).map(floatBytes),

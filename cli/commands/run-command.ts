@@ -18,7 +18,8 @@ export const RUN_COMMAND_FLAGS: FlagSpecs = {
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, RUN_COMMAND_FLAGS, 'run');
   const config = configFromFlags(values);
-  const progress = values.progress === 'auto' ? (process.stdout.isTTY ? 'tty' : 'log') : (values.progress as 'tty' | 'log');
+  let progress = values.progress as 'auto' | 'tty' | 'log';
+  if (progress === 'auto') progress = process.stdout.isTTY ? 'tty' : 'log';
   const log = createLogger('wash', progress === 'tty' ? (process.env.WASH_LOG_LEVEL ?? 'warn') : undefined);
   const out = values.out as string;
   try {

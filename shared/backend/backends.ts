@@ -12,7 +12,7 @@ export interface BackendInfo {
   name: LoadedBackend;
   /** TF.js's own name for it (`tensorflow` for both native packages). */
   tfName: string;
-  /** Why each backend tried before it was skipped, in order, for `auto`. */
+  /** Backends that `auto` tried and skipped, in order, each with the reason. */
   skipped: Array<{ name: LoadedBackend; reason: string }>;
   /** For the GPU package: whether TensorFlow placed work on a GPU. */
   usingGpu?: boolean;
@@ -25,7 +25,7 @@ let loaded: BackendInfo | undefined;
 /**
  * Loads a TF.js backend once per process. `auto` tries the native GPU package,
  * the native CPU package, wasm and the pure JS cpu backend in that order and
- * logs why each earlier one was skipped; a named backend that cannot load is an
+ * logs why each earlier one was skipped. A named backend that cannot load is an
  * error, never a silent fallback.
  */
 export async function loadBackend(choice: BackendChoice, log: Logger = silentLogger): Promise<BackendInfo> {

@@ -84,12 +84,12 @@ export function describeParameters(model: tf.LayersModel): ParameterLayout {
   };
 }
 
-/** The model's trainable variables, in the same order as `describeParameters`. */
+/** Returns the model's trainable variables, in the same order as `describeParameters`. */
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.layers.flatMap((layer) => layer.trainableWeights.map((w) => w.read() as tf.Variable));
 }
 
-/** The model's batch-norm moving statistics, in the same order as `describeParameters`. */
+/** Returns the model's batch-norm moving statistics, in the same order as `describeParameters`. */
 export function statisticVariables(model: tf.LayersModel): tf.Variable[] {
   return model.layers.flatMap((layer) => layer.nonTrainableWeights.map((w) => w.read() as tf.Variable));
 }

@@ -2,7 +2,9 @@ import { ByteCounts, Purpose, PURPOSES } from '../protocol/messages';
 
 /** Bytes a WebSocket frame header adds to a payload (RFC 6455 section 5.2); client frames carry a 4-byte mask. */
 export function frameOverhead(payloadBytes: number, masked: boolean): number {
-  const length = payloadBytes < 126 ? 0 : payloadBytes < 65_536 ? 2 : 8;
+  let length = 8;
+  if (payloadBytes < 126) length = 0;
+  else if (payloadBytes < 65_536) length = 2;
   return 2 + length + (masked ? 4 : 0);
 }
 

@@ -44,10 +44,10 @@ export function bytesToFloats(bytes: Uint8Array, source: string): Float32Array {
 }
 
 /** Checks that every value is finite; names the source and position of the first that is not. */
-export function checkFinite(values: Float32Array, what: string): void {
+export function checkFinite(values: Float32Array, source: string): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
-      throw new WashError('WASH_ERR_NON_FINITE', `${what} has a non-finite value (${values[i]}) at position ${i}`);
+      throw new WashError('WASH_ERR_NON_FINITE', `${source} has a non-finite value (${values[i]}) at position ${i}`);
     }
   }
 }

@@ -76,7 +76,7 @@ export type PeerMessage =
 /** Messages of `wash status`. */
 export type StatusMessage = { type: 'statusRequest' };
 
-/** Which socket a connection is, from the `x-wash-role` header of its upgrade request. */
+/** Kind of socket a connection is, from the `x-wash-role` header of its upgrade request. */
 export const ROLES = ['worker', 'heartbeat', 'status'] as const;
 export type Role = (typeof ROLES)[number];
 

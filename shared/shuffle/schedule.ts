@@ -34,7 +34,7 @@ export function checkSchedule(schedule: ShuffleSchedule): void {
   }
 }
 
-/** The first layer's p at `step`, after warm-up and decay, before the depth factor and the fixed-point correction. */
+/** Returns the first layer's p at `step`, after warm-up and decay, before the depth factor and the fixed-point correction. */
 export function pAtStep(schedule: ShuffleSchedule, step: number): number {
   if (step < schedule.warmupSteps) return 0;
   if (schedule.decay === 'none') return schedule.p;
@@ -44,7 +44,7 @@ export function pAtStep(schedule: ShuffleSchedule, step: number): number {
   return schedule.finalP + (schedule.p - schedule.finalP) * weight;
 }
 
-/** The probability that a coordinate at `depth` of `depthCount` is chosen at `step` among `members` members. */
+/** Returns the probability that a coordinate at `depth` of `depthCount` is chosen at `step` among `members` members. */
 export function coordinateProbability(schedule: ShuffleSchedule, step: number, depth: number, depthCount: number, members: number): number {
   let p = pAtStep(schedule, step);
   if (schedule.depthDecay === 'linear') p *= 1 - depth / depthCount;
