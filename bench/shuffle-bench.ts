@@ -5,7 +5,7 @@
  * bytes on the wire per member per step against the 4-bytes-per-value
  * minimum, and the share of a step that the shuffle takes.
  *
- *   npm run bench:shuffle -- [--members 2,4,8] [--p 0.001,0.01,0.05] [--steps 60] [--backend wasm]
+ *   npm run bench:shuffle -- [--members 2,4,8] [--p 0.001,0.01,0.05] [--steps 200] [--backend wasm]
  */
 import { fork } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
@@ -20,7 +20,7 @@ import { PeerMesh } from '../worker/peer-mesh';
 import { runShuffleStep } from '../worker/shuffle-step';
 
 interface MemberJob { rank: number; members: number; p: number; steps: number; warmup: number; backend: BackendChoice }
-interface MemberResult { rank: number; trainMs: number; shuffleMs: number; wallMs: number; bytesSent: number; valuesReceived: number; steps: number }
+interface MemberResult { rank: number; trainMs: number; shuffleMs: number; wallMs: number; cpuMs: number; bytesSent: number; valuesReceived: number; steps: number }
 
 const TOKEN = 'bench-token';
 
@@ -54,11 +54,13 @@ async function memberProcess(): Promise<void> {
   let bytesAtStart = 0;
   let values = 0;
   let wallStart = 0;
+  let cpuStart = process.cpuUsage();
   let nextPlan: ReturnType<typeof drawShufflePlan> | undefined;
   for (let step = 0; step < job.warmup + job.steps; step++) {
     if (step === job.warmup) {
       bytesAtStart = counter.counts.shuffle.sent;
       wallStart = performance.now();
+      cpuStart = process.cpuUsage();
     }
     const t0 = performance.now();
     member.trainStep(x, y, 0.01);
@@ -76,7 +78,8 @@ async function memberProcess(): Promise<void> {
       values += moved;
     }
   }
-  const result: MemberResult = { rank: job.rank, trainMs, shuffleMs, wallMs: performance.now() - wallStart, bytesSent: counter.counts.shuffle.sent - bytesAtStart, valuesReceived: values, steps: job.steps };
+  const cpu = process.cpuUsage(cpuStart);
+  const result: MemberResult = { rank: job.rank, trainMs, shuffleMs, wallMs: performance.now() - wallStart, cpuMs: (cpu.user + cpu.system) / 1000, bytesSent: counter.counts.shuffle.sent - bytesAtStart, valuesReceived: values, steps: job.steps };
   process.send?.(result);
   mesh.markFinished();
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -108,7 +111,7 @@ async function runCase(members: number, p: number, steps: number, backend: Backe
   return {
     model: 'mlp', backend, members, p, steps,
     bytesPerMemberPerStep: Math.round(bytes), minimumBytesPerMemberPerStep: Math.round(minimum), bytesOverMinimum: minimum > 0 ? Number((bytes / minimum).toFixed(4)) : null,
-    trainMsPerStep: Number(trainMs.toFixed(2)), shuffleMsPerStep: Number(shuffleMs.toFixed(2)), wallMsPerStep: Number(Math.max(...results.map((r) => r.wallMs / r.steps)).toFixed(2)),
+    trainMsPerStep: Number(trainMs.toFixed(2)), shuffleMsPerStep: Number(shuffleMs.toFixed(2)), cpuMsPerStep: Number(perStep((r) => r.cpuMs).toFixed(2)), wallMsPerStep: Number(Math.max(...results.map((r) => r.wallMs / r.steps)).toFixed(2)),
     cores: require('node:os').cpus().length,
   };
 }
@@ -116,19 +119,32 @@ async function runCase(members: number, p: number, steps: number, backend: Backe
 /**
  * The shuffle's added time is measured against a run of the same members with
  * no communication (p = 0), so it includes waiting for the slowest peer. With
- * more members than cores, members also wait for the CPU, in both runs.
+ * more members than cores, members also wait for the CPU in both runs, and the
+ * barrier of every step leaves a core idle while the last member finishes, so
+ * `shuffleAddedShareOfStep` then measures the oversubscription too.
+ * `shuffleAddedCpuShareOfStep` is the CPU time the shuffle adds to a member's
+ * step (sending, receiving, drawing, gathering, scattering) without any waiting.
  */
 async function main(): Promise<void> {
   const memberCounts = listArg('members', [2, 4, 8]);
   const ps = listArg('p', [0.001, 0.01, 0.05]);
-  const steps = Number(arg('steps', '60'));
+  const steps = Number(arg('steps', '200'));
   const backend = arg('backend', 'wasm') as BackendChoice;
+  type CaseResult = { wallMsPerStep: number; cpuMsPerStep: number };
   for (const members of memberCounts) {
-    const baseline = (await runCase(members, 0, steps, backend)) as { wallMsPerStep: number };
+    const baseline = (await runCase(members, 0, steps, backend)) as CaseResult;
     for (const p of ps) {
-      const result = (await runCase(members, p, steps, backend)) as { wallMsPerStep: number };
+      const result = (await runCase(members, p, steps, backend)) as CaseResult;
       const added = (result.wallMsPerStep - baseline.wallMsPerStep) / result.wallMsPerStep;
-      process.stdout.write(`${JSON.stringify({ ...result, baselineWallMsPerStep: baseline.wallMsPerStep, shuffleAddedShareOfStep: Number(added.toFixed(4)) })}\n`);
+      const addedCpu = (result.cpuMsPerStep - baseline.cpuMsPerStep) / result.cpuMsPerStep;
+      const line = {
+        ...result,
+        baselineWallMsPerStep: baseline.wallMsPerStep,
+        baselineCpuMsPerStep: baseline.cpuMsPerStep,
+        shuffleAddedShareOfStep: Number(added.toFixed(4)),
+        shuffleAddedCpuShareOfStep: Number(addedCpu.toFixed(4)),
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   }
 }

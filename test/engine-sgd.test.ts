@@ -134,42 +134,6 @@ describe('Member.trainStep', () => {
   });
 });
 
-describe('coordinates', () => {
-  it('gathers row-major positions', () => {
-    const v = tf.variable(tf.tensor2d([[1, 2, 3], [4, 5, 6]]));
-    try {
-      assert.deepEqual(Array.from(gatherCoordinates(v, Int32Array.from([5, 0, 4]))), [6, 1, 5]);
-      assert.deepEqual(gatherCoordinates(v, new Int32Array(0)), new Float32Array(0));
-    } finally {
-      v.dispose();
-    }
-  });
-
-  it('scatters row-major positions', () => {
-    const v = tf.variable(tf.tensor2d([[1, 2, 3], [4, 5, 6]]));
-    try {
-      scatterCoordinates(v, Int32Array.from([1, 3]), Float32Array.from([-1, -4]));
-      assert.deepEqual(v.shape, [2, 3]);
-      assert.deepEqual(Array.from(v.dataSync()), [1, -1, 3, -4, 5, 6]);
-
-      scatterCoordinates(v, new Int32Array(0), new Float32Array(0));
-      assert.deepEqual(Array.from(v.dataSync()), [1, -1, 3, -4, 5, 6]);
-    } finally {
-      v.dispose();
-    }
-  });
-
-  it('rejects mismatched value count', () => {
-    const v = tf.variable(tf.tensor1d([1, 2, 3]));
-    try {
-      assert.throws(() => scatterCoordinates(v, Int32Array.from([0, 1]), Float32Array.from([9])), /2 indices but 1 values/);
-      assert.deepEqual(Array.from(v.dataSync()), [1, 2, 3]);
-    } finally {
-      v.dispose();
-    }
-  });
-});
-
 describe('cosineLearningRate', () => {
   it('falls from base to zero', () => {
     // 0.5 * 0.1 * (1 + cos(pi * t)): t = 0 gives 0.1, t = 0.5 gives 0.05, t = 1 gives 0.

@@ -15,21 +15,17 @@ export type PlanValues = Float32Array[];
  */
 export function packOutgoing(plan: ShufflePlan, rank: number, groups: PlanValues[]): Float32Array[] {
   const n = plan.members;
-  const counts = new Array<number>(n).fill(0);
-  forEachMove(plan, (sourceRank, targetRank) => {
-    if (sourceRank === rank) counts[targetRank]++;
-  });
+  const counts = outgoingCounts(plan, rank);
   const out = counts.map((count) => new Float32Array(count * groups.length));
   const cursor = new Array<number>(n).fill(0);
   for (const [g, values] of groups.entries()) {
-    cursor.fill(0);
+    for (let j = 0; j < n; j++) cursor[j] = g * counts[j];
     plan.tensors.forEach((tensor, t) => {
       const { sources } = tensor;
       const local = values[t];
-      for (let c = 0; c < tensor.indices.length; c++) {
-        const base = c * n;
+      for (let c = 0, base = 0; c < local.length; c++, base += n) {
         for (let j = 0; j < n; j++) {
-          if (j !== rank && sources[base + j] === rank) out[j][g * counts[j] + cursor[j]++] = local[c];
+          if (sources[base + j] === rank && j !== rank) out[j][cursor[j]++] = local[c];
         }
       }
     });
@@ -37,12 +33,28 @@ export function packOutgoing(plan: ShufflePlan, rank: number, groups: PlanValues
   return out;
 }
 
+/** Number of values `rank` sends to each peer, per group. */
+function outgoingCounts(plan: ShufflePlan, rank: number): number[] {
+  const n = plan.members;
+  const counts = new Array<number>(n).fill(0);
+  for (const { sources } of plan.tensors) {
+    for (let base = 0; base < sources.length; base += n) {
+      for (let j = 0; j < n; j++) if (sources[base + j] === rank && j !== rank) counts[j]++;
+    }
+  }
+  return counts;
+}
+
 /** Number of values `rank` expects from each peer, per group. */
 export function expectedIncoming(plan: ShufflePlan, rank: number): number[] {
-  const counts = new Array<number>(plan.members).fill(0);
-  forEachMove(plan, (sourceRank, targetRank) => {
-    if (targetRank === rank) counts[sourceRank]++;
-  });
+  const n = plan.members;
+  const counts = new Array<number>(n).fill(0);
+  for (const { sources } of plan.tensors) {
+    for (let base = rank; base < sources.length; base += n) {
+      const source = sources[base];
+      if (source !== rank) counts[source]++;
+    }
+  }
   return counts;
 }
 
@@ -82,17 +94,6 @@ export function applyIncoming(plan: ShufflePlan, rank: number, groups: PlanValue
       return updated;
     });
   });
-}
-
-function forEachMove(plan: ShufflePlan, visit: (sourceRank: number, targetRank: number) => void): void {
-  const n = plan.members;
-  for (const tensor of plan.tensors) {
-    const { sources } = tensor;
-    for (let c = 0; c < tensor.indices.length; c++) {
-      const base = c * n;
-      for (let i = 0; i < n; i++) if (sources[base + i] !== i) visit(sources[base + i], i);
-    }
-  }
 }
 
 /**

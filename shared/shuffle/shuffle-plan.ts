@@ -45,20 +45,13 @@ export function drawShufflePlan(seed: number, step: number, layout: ParameterLay
   const rng = new Rng(seed);
   const tensors: TensorPlan[] = [];
   let count = 0;
-  const permutation = new Uint8Array(members);
   layout.parameters.forEach((param, tensorIndex) => {
     if (!options.shuffled[tensorIndex] || members < 2) return;
     const p = coordinateProbability(options.schedule, step, param.depth, layout.depthCount, members);
     if (p <= 0) return;
     const chosen = chooseCoordinates(rng, param.size, p);
     if (chosen.length === 0) return;
-    const sources = new Uint8Array(chosen.length * members);
-    for (let c = 0; c < chosen.length; c++) {
-      for (let i = 0; i < members; i++) permutation[i] = i;
-      rng.shuffle(permutation);
-      sources.set(permutation, c * members);
-    }
-    tensors.push({ tensorIndex, indices: chosen, sources });
+    tensors.push({ tensorIndex, indices: chosen, sources: drawPermutations(rng, chosen.length, members) });
     count += chosen.length;
   });
   return { step, members, tensors, count };
@@ -67,14 +60,40 @@ export function drawShufflePlan(seed: number, step: number, layout: ParameterLay
 function chooseCoordinates(rng: Rng, size: number, p: number): Int32Array {
   if (p >= 1) return Int32Array.from({ length: size }, (_, i) => i);
   const logQ = Math.log1p(-p);
-  const chosen: number[] = [];
+  // Sized for the expected count plus a margin; it grows in the rare draw that needs more.
+  let chosen = new Int32Array(Math.ceil(size * p + 6 * Math.sqrt(size * p) + 16));
+  let count = 0;
   let position = -1;
   for (;;) {
     position += 1 + Math.floor(Math.log(rng.nextOpenFloat()) / logQ);
     if (position >= size) break;
-    chosen.push(position);
+    if (count === chosen.length) {
+      const grown = new Int32Array(chosen.length * 2);
+      grown.set(chosen);
+      chosen = grown;
+    }
+    chosen[count++] = position;
   }
-  return Int32Array.from(chosen);
+  return chosen.slice(0, count);
+}
+
+/**
+ * One uniformly random permutation of the members per coordinate, written
+ * straight into the plan's table: Fisher-Yates from the identity, drawing the
+ * same numbers in the same order as `Rng.shuffle`.
+ */
+function drawPermutations(rng: Rng, coordinates: number, members: number): Uint8Array {
+  const sources = new Uint8Array(coordinates * members);
+  for (let base = 0; base < sources.length; base += members) {
+    for (let i = 0; i < members; i++) sources[base + i] = i;
+    for (let i = members - 1; i > 0; i--) {
+      const j = base + Math.floor(rng.nextFloat() * (i + 1));
+      const swap = sources[base + i];
+      sources[base + i] = sources[j];
+      sources[j] = swap;
+    }
+  }
+  return sources;
 }
 
 /** Per peer, how many values a member sends to and receives from it under a plan. */
