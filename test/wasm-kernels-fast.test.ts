@@ -185,6 +185,8 @@ describe('wasm MaxPoolGrad', () => {
     { name: 'overlapping 2x2 stride 1 valid', x: [1, 5, 5, 2], filterSize: 2, strides: 1, pad: 'valid' },
     { name: 'odd size 2x2 stride 2 same', x: [1, 7, 7, 4], filterSize: 2, strides: 2, pad: 'same', relu: true },
     { name: 'negative values only', x: [2, 4, 4, 3], filterSize: 2, strides: 2, pad: 'valid' },
+    // Whole 2x2 windows that leave x's last row and column unread.
+    { name: 'odd size 2x2 stride 2 valid', x: [2, 7, 5, 3], filterSize: 2, strides: 2, pad: 'valid', relu: true },
     { name: 'numeric padding', x: [1, 6, 5, 2], filterSize: [3, 2], strides: [1, 2], pad: 1 },
   ];
 
@@ -216,6 +218,18 @@ describe('wasm MaxPoolGrad', () => {
     const output = tf.zeros([1, 3, 3, 1]);
     try {
       const { wrapped, original } = runBothWasmKernels(tf.MaxPoolGrad, { dy, input, output }, { filterSize: 2, strides: 1, pad: 'valid' });
+      assertSameValues(wrapped, original, 'dx');
+    } finally {
+      tf.dispose([input, dy, output]);
+    }
+  });
+
+  it('matches original for NaN dy in 2x2 windows', () => {
+    const input = tf.tensor4d(randomValues([1, 4, 4, 2], 2500), [1, 4, 4, 2]);
+    const dy = tf.tensor4d([NaN, 1, Infinity, 2, -Infinity, 3, 4, NaN], [1, 2, 2, 2]);
+    const output = tf.zeros([1, 2, 2, 2]);
+    try {
+      const { wrapped, original } = runBothWasmKernels(tf.MaxPoolGrad, { dy, input, output }, { filterSize: 2, strides: 2, pad: 'valid' });
       assertSameValues(wrapped, original, 'dx');
     } finally {
       tf.dispose([input, dy, output]);

@@ -125,6 +125,9 @@ describe('wasm Conv2DBackpropFilter', () => {
     { name: '7x5, 3x2 filter, strides [2, 1], valid', x: [2, 7, 5, 3], filter: [3, 2, 3, 2], strides: [2, 1], pad: 'valid' },
     { name: 'explicit padding, stride 2', x: [1, 7, 6, 2], filter: [3, 3, 2, 2], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
     { name: 'numeric padding 1, stride 2', x: [2, 7, 7, 1], filter: [3, 3, 1, 3], strides: 2, pad: 1 },
+    // Stride 1 with 8 or more input channels takes the convolution over the batch axis, the rest the patch product.
+    { name: '6x6, 8 channels, stride 1, same', x: [2, 6, 6, 8], filter: [3, 3, 8, 4], strides: 1, pad: 'same' },
+    { name: '7x6, 9 channels, stride 1, valid', x: [3, 7, 6, 9], filter: [3, 2, 9, 2], strides: 1, pad: 'valid' },
   ];
 
   GRADIENT_CASES.forEach((convCase, caseIndex) => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The loop from a matrix of convolution patches back to an NHWC image
- * ("col2im"), for the convolution that `info` describes. A patch is the
+ * Loops between convolution patches and NHWC images ("im2col" and "col2im"),
+ * for the convolution that `info` describes. A patch is the
  * filterHeight x filterWidth x inChannels block of the zero-padded image that
  * one output pixel reads, flattened in (kh, kw, ic) order, the order of the
  * filter's first three axes. Patches are numbered in (b, oh, ow) order, the
@@ -50,6 +50,42 @@ export function addPatchesToImage(patches: Float32Array, image: Float32Array, in
             const destination = (imageRow + ow * strideWidth + kw - info.padInfo.left) * inChannels;
             const source = patch + (kh * info.filterWidth + kw) * inChannels;
             for (let ic = 0; ic < inChannels; ic++) image[destination + ic] += patches[source + ic];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Writes the patches of an image, given channel-major as [inChannels, batch,
+ * inHeight, inWidth], one patch element per row: row (kh, kw, ic) of `target`,
+ * shaped [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth],
+ * holds that element of every patch in (b, oh, ow) order, with zeros where
+ * the patch reads padding. Rows of this matrix times dy, seen as
+ * [batch * outHeight * outWidth, outChannels], give the filter gradient.
+ */
+export function writePatchesByElement(imageByChannel: Float32Array, target: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { top, left } = info.padInfo;
+  const planeSize = batchSize * inHeight * inWidth;
+  let position = 0;
+  for (let kh = 0; kh < info.filterHeight; kh++) {
+    const rows = insideRange(kh, strideHeight, top, inHeight, outHeight);
+    for (let kw = 0; kw < info.filterWidth; kw++) {
+      const columns = insideRange(kw, strideWidth, left, inWidth, outWidth);
+      for (let ic = 0; ic < inChannels; ic++) {
+        for (let b = 0; b < batchSize; b++) {
+          for (let oh = 0; oh < outHeight; oh++) {
+            if (oh < rows.begin || oh >= rows.end) {
+              target.fill(0, position, position + outWidth);
+              position += outWidth;
+              continue;
+            }
+            const imageRow = ic * planeSize + (b * inHeight + oh * strideHeight + kh - top) * inWidth + kw - left;
+            for (let ow = 0; ow < columns.begin; ow++) target[position++] = 0;
+            for (let ow = columns.begin; ow < columns.end; ow++) target[position++] = imageByChannel[imageRow + ow * strideWidth];
+            for (let ow = columns.end; ow < outWidth; ow++) target[position++] = 0;
           }
         }
       }

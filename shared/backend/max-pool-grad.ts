@@ -49,12 +49,8 @@ export function withWindowScanMaxPoolGrad(original: tf.KernelFunc): tf.KernelFun
     // makeOutput can grow the heap, which detaches views made before it, so all views are made after it.
     const dxValues = wasm.typedArrayFromHeap(dx) as Float32Array;
     dxValues.fill(0);
-    scatterToWindowMaxima(
-      wasm.typedArrayFromHeap(input) as Float32Array,
-      wasm.typedArrayFromHeap(dy) as Float32Array,
-      dxValues,
-      poolInfo,
-    );
+    const scatter = hasWholeTwoByTwoWindows(poolInfo) ? scatterToTwoByTwoMaxima : scatterToWindowMaxima;
+    scatter(wasm.typedArrayFromHeap(input) as Float32Array, wasm.typedArrayFromHeap(dy) as Float32Array, dxValues, poolInfo);
     return dx;
   };
 }
@@ -118,6 +114,62 @@ function scatterToWindowMaxima(x: Float32Array, dy: Float32Array, dx: Float32Arr
             if (target >= 0) dx[target] += gradient;
           } else {
             const window = { rowBegin, rowEnd, columnBegin, columnEnd };
+            spreadNonFinite(dx, gradient, target, window, image + c, inWidth, channels);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Whether the windows are 2x2 with stride 2, start at x's corner and lie inside x, the pooling of the cnn. */
+function hasWholeTwoByTwoWindows(info: tf.backend_util.Conv2DInfo): boolean {
+  const twoByTwo = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2;
+  const inside = info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
+  return twoByTwo && inside;
+}
+
+/**
+ * Does what `scatterToWindowMaxima` does for whole 2x2 windows with stride 2,
+ * with the window's four offsets written out: the same comparisons in the same
+ * order, so the same result, in about half the time of the general loop.
+ */
+function scatterToTwoByTwoMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const rowLength = inWidth * channels;
+  let dyOffset = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const image = b * inHeight * rowLength;
+    for (let outRow = 0; outRow < outHeight; outRow++) {
+      for (let outColumn = 0; outColumn < outWidth; outColumn++) {
+        const corner = image + 2 * outRow * rowLength + 2 * outColumn * channels;
+        for (let c = 0; c < channels; c++, dyOffset++) {
+          const topLeft = corner + c;
+          const topRight = topLeft + channels;
+          const bottomLeft = topLeft + rowLength;
+          const bottomRight = bottomLeft + channels;
+          // As in the general loop, only the first window of the first image can fall back to element 0.
+          let target = topLeft === 0 ? 0 : -1;
+          let best = WASM_MAX_POOL_START;
+          if (x[topLeft] >= best) {
+            best = x[topLeft];
+            target = topLeft;
+          }
+          if (x[topRight] >= best) {
+            best = x[topRight];
+            target = topRight;
+          }
+          if (x[bottomLeft] >= best) {
+            best = x[bottomLeft];
+            target = bottomLeft;
+          }
+          if (x[bottomRight] >= best) target = bottomRight;
+
+          const gradient = dy[dyOffset];
+          if (Number.isFinite(gradient)) {
+            if (target >= 0) dx[target] += gradient;
+          } else {
+            const window = { rowBegin: 2 * outRow, rowEnd: 2 * outRow + 2, columnBegin: 2 * outColumn, columnEnd: 2 * outColumn + 2 };
             spreadNonFinite(dx, gradient, target, window, image + c, inWidth, channels);
           }
         }

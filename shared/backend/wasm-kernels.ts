@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { WashError } from '../errors';
 import { withTransposedOperandsCopied } from './batch-matmul';
+import { withFewerKernelsBatchNormGradient } from './batch-norm-grad';
 import { withConvolutionBackpropInput } from './conv2d-backprop-input';
 import { conv2DBackpropFilterWasm } from './conv2d-backprop-filter';
 import { withSharedIdentity } from './identity';
@@ -25,12 +26,15 @@ const KERNEL_WRAPPERS: ReadonlyArray<[string, (original: tf.KernelFunc) => tf.Ke
 
 /** Wrappers this module registered, so a second call can recognise its own work. */
 const installedWrappers = new WeakSet<tf.KernelFunc>();
+const installedGradients = new WeakSet<tf.GradConfig>();
 
 /**
  * Registers the wasm kernels that training needs and tfjs-backend-wasm 4.22
  * lacks (Conv2DBackpropFilter), and wraps those that it runs slowly for the
  * shapes of training (the kernels in KERNEL_WRAPPERS). Only the 'wasm'
- * registrations change, and the kernels of every other backend stay as they are.
+ * registrations change, and the kernels of every other backend stay as they
+ * are. The batch-norm gradient is replaced for every backend, but it runs the
+ * original on any backend other than wasm.
  *
  * Loads '@tensorflow/tfjs-backend-wasm' if nothing has yet, which registers the
  * 'wasm' backend without selecting it. Safe to call more than once, and before
@@ -51,6 +55,14 @@ export function registerWasmTrainingKernels(): void {
 
   for (const [kernelName, wrap] of KERNEL_WRAPPERS) {
     wrapKernel(kernelName, wrap);
+  }
+
+  // The gradient registry has no per-backend entries, so this wrapper checks the backend on each call.
+  const batchNormGradient = tf.getGradient(tf.FusedBatchNorm);
+  if (batchNormGradient !== undefined && !installedGradients.has(batchNormGradient)) {
+    const wrapped = withFewerKernelsBatchNormGradient(batchNormGradient);
+    installedGradients.add(wrapped);
+    tf.registerGradient(wrapped);
   }
 }
 
