@@ -54,7 +54,7 @@ const INPUT_SHAPES: Record<ModelName, [number, number, number]> = {
  */
 const DEFAULT_STEPS: Record<ModelName, { cpu: [number, number]; other: [number, number] }> = {
   mlp: { cpu: [3, 20], other: [5, 50] },
-  cnn: { cpu: [0, 1], other: [1, 5] },
+  cnn: { cpu: [0, 1], other: [2, 20] },
   resnet20: { cpu: [0, 1], other: [1, 2] },
 };
 

@@ -61,7 +61,7 @@ export function addPatchesToImage(patches: Float32Array, image: Float32Array, in
  * Writes the patches of an image, given channel-major as [inChannels, batch,
  * inHeight, inWidth], one patch element per row: row (kh, kw, ic) of `target`,
  * shaped [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth],
- * holds that element of every patch in (b, oh, ow) order, with zeros where
+ * contains that element of every patch in (b, oh, ow) order, with zeros where
  * the patch reads padding. Rows of this matrix times dy, seen as
  * [batch * outHeight * outWidth, outChannels], give the filter gradient.
  */

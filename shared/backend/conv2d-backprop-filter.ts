@@ -38,22 +38,22 @@ export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: Parameters<
 
 /**
  * Chooses the patch product for strided convolutions and for fewer than 8
- * input channels, by timings of both at batch size 128 (one core of a 2-core
- * AMD EPYC). For the cnn's first convolution (1 to 32 channels at 28x28) the
- * patch product took 6 ms and the convolution 28 ms, and for ResNet-20's 3x3
- * stride-2 convolution from 16 to 32 channels at 32x32, 23 ms against 29 ms.
- * The convolution won for stride 1 with 16 input channels at 32x32 (52 ms
- * against 63 ms) and tied at 32 and 64 channels.
+ * input channels, by timings at batch size 128 on one core of a 2-core AMD
+ * EPYC. In tf.profile of a cnn training step, the first convolution (1 to 32
+ * channels at 28x28) took 16 ms as a patch product and 28 ms as a convolution,
+ * and the second (32 to 64 channels at 14x14) 55 ms against 52 ms. Timed
+ * alone with a new dy for every call, as in training, ResNet-20's 3x3 stride-2
+ * convolutions took 15 to 26 ms as patch products against 24 to 30 ms.
  */
 function prefersPatchProduct(convInfo: tf.backend_util.Conv2DInfo): boolean {
   return convInfo.strideHeight > 1 || convInfo.strideWidth > 1 || convInfo.inChannels < 8;
 }
 
 /**
- * Computes the filter gradient as a convolution with stride 1 and dilation s:
- * take xPadded transposed to [ic, H, W, b] as the input (so the batch axis
- * becomes the channel axis), dy transposed to [outH, outW, b, oc] as the
- * filter, and the result, shaped [ic, kH, kW, oc], transposed to [kH, kW, ic, oc].
+ * Computes the filter gradient as a convolution with stride 1 and dilation s.
+ * Its input is xPadded transposed to [ic, H, W, b], so the batch axis becomes
+ * the channel axis, and its filter is dy transposed to [outH, outW, b, oc].
+ * The result, shaped [ic, kH, kW, oc], is transposed to [kH, kW, ic, oc].
  * The wasm Conv2D kernel of 4.22 hands its dilations to XNNPACK, which applies them.
  */
 function filterGradientByConvolution(

@@ -122,7 +122,7 @@ function scatterToWindowMaxima(x: Float32Array, dy: Float32Array, dx: Float32Arr
   }
 }
 
-/** Whether the windows are 2x2 with stride 2, start at x's corner and lie inside x, the pooling of the cnn. */
+/** Checks that the windows are 2x2 with stride 2, start at x's corner and lie inside x, as in the cnn's pooling. */
 function hasWholeTwoByTwoWindows(info: tf.backend_util.Conv2DInfo): boolean {
   const twoByTwo = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2;
   const inside = info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
