@@ -9,6 +9,14 @@ import * as tf from '@tensorflow/tfjs';
  * order of dy's first three axes.
  */
 
+/** Returns the patch matrix's size: one patch per output pixel, one element per filter position and input channel. */
+export function patchMatrixSize(info: tf.backend_util.Conv2DInfo): { patchCount: number; patchSize: number } {
+  return {
+    patchCount: info.batchSize * info.outHeight * info.outWidth,
+    patchSize: info.filterHeight * info.filterWidth * info.inChannels,
+  };
+}
+
 /** Rows (or columns) of output pixels whose patch element at filter offset k lies inside the image. */
 interface OutputRange {
   begin: number;
@@ -59,11 +67,11 @@ export function addPatchesToImage(patches: Float32Array, image: Float32Array, in
 
 /**
  * Writes the patches of an image, given channel-major as [inChannels, batch,
- * inHeight, inWidth], one patch element per row: row (kh, kw, ic) of `target`,
- * shaped [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth],
- * contains that element of every patch in (b, oh, ow) order, with zeros where
- * the patch reads padding. Rows of this matrix times dy, seen as
- * [batch * outHeight * outWidth, outChannels], give the filter gradient.
+ * inHeight, inWidth], one patch element per row. `target` is shaped
+ * [filterHeight * filterWidth * inChannels, batch * outHeight * outWidth], and
+ * its row (kh, kw, ic) contains that element of every patch in (b, oh, ow)
+ * order, with zeros where the patch reads padding. This matrix times dy, seen
+ * as [batch * outHeight * outWidth, outChannels], is the filter gradient.
  */
 export function writePatchesByElement(imageByChannel: Float32Array, target: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;

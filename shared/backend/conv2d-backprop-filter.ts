@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { WashError } from '../errors';
-import { writePatchesByElement } from './conv-patches';
+import { patchMatrixSize, writePatchesByElement } from './conv-patches';
 import { runWasmKernel, TemporaryTensors } from './wasm-kernel-call';
 
 type Shape4D = [number, number, number, number];
@@ -40,8 +40,8 @@ export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: Parameters<
  * Chooses the patch product for strided convolutions and for fewer than 8
  * input channels, by timings at batch size 128 on one core of a 2-core AMD
  * EPYC. In tf.profile of a cnn training step, the first convolution (1 to 32
- * channels at 28x28) took 16 ms as a patch product and 28 ms as a convolution,
- * and the second (32 to 64 channels at 14x14) 55 ms against 52 ms. Timed
+ * channels at 28x28) took 16 ms as a patch product and 28 ms as a convolution.
+ * The second (32 to 64 channels at 14x14) took 55 ms against 52 ms. Timed
  * alone with a new dy for every call, as in training, ResNet-20's 3x3 stride-2
  * convolutions took 15 to 26 ms as patch products against 24 to 30 ms.
  */
@@ -92,8 +92,7 @@ function filterGradientByPatchProduct(
   convInfo: tf.backend_util.Conv2DInfo,
   wasm: BackendWasm,
 ): tf.TensorInfo {
-  const patchCount = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
-  const patchSize = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+  const { patchCount, patchSize } = patchMatrixSize(convInfo);
   const temporaries = new TemporaryTensors(wasm);
   try {
     // With one channel, [b, H, W, 1] and [1, b, H, W] are the same values in the same order.

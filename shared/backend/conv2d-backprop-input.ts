@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { addPatchesToImage } from './conv-patches';
+import { addPatchesToImage, patchMatrixSize } from './conv-patches';
 import { runWasmKernel, TemporaryTensors } from './wasm-kernel-call';
 
 type Shape4D = [number, number, number, number];
@@ -103,8 +103,7 @@ function backpropInputByPatchProduct(
   convInfo: tf.backend_util.Conv2DInfo,
   wasm: BackendWasm,
 ): tf.TensorInfo {
-  const patchCount = convInfo.batchSize * convInfo.outHeight * convInfo.outWidth;
-  const patchSize = convInfo.filterHeight * convInfo.filterWidth * convInfo.inChannels;
+  const { patchCount, patchSize } = patchMatrixSize(convInfo);
   const temporaries = new TemporaryTensors(wasm);
   try {
     const dyMatrix = temporaries.add(runWasmKernel('Reshape', wasm, { x: dy }, { shape: [patchCount, convInfo.outChannels] }));
