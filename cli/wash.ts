@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ERRORS, isWashError, WashError } from '../shared/errors';
-import { flagHelp, FlagSpecs } from './flags';
+import { flagHelp, FlagSpecs, parseFlags } from './flags';
 import { COMPOSE_FLAGS, composeCommand } from './commands/compose-command';
 import { COMPARE_FLAGS, compareCommand } from './commands/compare-command';
 import { COORDINATOR_FLAGS, coordinatorCommand } from './commands/coordinator-command';
@@ -30,11 +30,6 @@ export const COMMANDS: Record<string, Command> = {
 };
 
 /** Reports whether `arg` is a flag that consumes the next argument as its value. */
-function takesValue(flags: FlagSpecs, arg: string): boolean {
-  if (!arg.startsWith('--') || arg.includes('=')) return false;
-  return flags[arg.slice(2)] !== undefined && flags[arg.slice(2)].type !== 'bool';
-}
-
 function usage(): string {
   const names = Object.keys(COMMANDS);
   const width = Math.max(...names.map((n) => n.length));
@@ -63,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name !== 'eval' && name !== 'compose') {
-    const stray = args.find((arg, i) => !arg.startsWith('--') && (i === 0 || !takesValue(command.flags, args[i - 1])));
+    // Parsing here reports an unknown flag by its name before the value after it could pass for a stray argument.
+    const [stray] = parseFlags(args, command.flags, name).positionals;
     if (stray !== undefined) throw new WashError('WASH_ERR_USAGE', `unexpected argument "${stray}" for "wash ${name}": flags start with --; run "wash ${name} --help" for the list`);
   }
   return command.run(args);
