@@ -9,6 +9,8 @@ export interface FlagSpec {
   default?: string | number | boolean;
   /** Allowed values, for string flags. */
   choices?: readonly string[];
+  /** What --help shows after a string flag without choices: DIR, HOST:PORT, URL; VALUE when not given. */
+  placeholder?: string;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -85,11 +87,17 @@ function parseValue(name: string, raw: string, spec: FlagSpec): string | number 
 export function flagHelp(specs: FlagSpecs): string {
   return Object.entries(specs)
     .map(([name, spec]) => {
-      const value = spec.type === 'bool' ? '' : spec.choices ? ` ${spec.choices.join('|')}` : ` ${spec.type === 'string' ? 'VALUE' : 'N'}`;
+      const value = spec.type === 'bool' ? '' : ` ${valuePlaceholder(spec)}`;
       const fallback = spec.default === undefined || spec.default === '' ? '' : ` (default ${spec.default})`;
       return `  --${name}${value}\n      ${spec.help}${fallback}`;
     })
     .join('\n');
+}
+
+function valuePlaceholder(spec: FlagSpec): string {
+  if (spec.choices) return spec.choices.join('|');
+  if (spec.type === 'string') return spec.placeholder ?? 'VALUE';
+  return 'N';
 }
 
 /** Parses HOST:PORT, naming the flag when it is invalid. */

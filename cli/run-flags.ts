@@ -13,7 +13,7 @@ export const RUN_FLAGS: FlagSpecs = {
   members: { type: 'int', default: d.members, help: 'ensemble members, one worker process each' },
   model: { type: 'string', choices: MODEL_NAMES, default: d.model, help: 'network of every member' },
   dataset: { type: 'string', choices: DATASET_NAMES, default: d.dataset, help: 'data set' },
-  data: { type: 'string', default: '', help: 'data folder (default: $WASH_DATA_DIR, or /usr/share/datasets/fashion-mnist for fashion-mnist)' },
+  data: { type: 'string', placeholder: 'DIR', default: '', help: 'data folder (default: $WASH_DATA_DIR, or /usr/share/datasets/fashion-mnist for fashion-mnist)' },
   'train-limit': { type: 'int', default: d.trainLimit, help: 'use only the first N training images, 0 for all' },
   'test-limit': { type: 'int', default: d.testLimit, help: 'use only the first N test images, 0 for all' },
   'validation-share': { type: 'number', default: d.validationShare, help: 'share of the training images held out for validation (greedy soup)' },

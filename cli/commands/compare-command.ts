@@ -13,7 +13,7 @@ import { configFromFlags, RUN_FLAGS } from '../run-flags';
 /** Flags of `wash compare` and `wash sweep` beyond the run flags. */
 export const REPORT_FLAGS: FlagSpecs = {
   seeds: { type: 'string', default: '0', help: 'comma-separated run seeds; each table cell is the mean and standard deviation over them' },
-  out: { type: 'string', default: 'runs', help: 'parent folder of the report folder, which contains every run folder' },
+  out: { type: 'string', placeholder: 'DIR', default: 'runs', help: 'parent folder of the report folder, which contains every run folder' },
   progress: { type: 'string', choices: ['auto', 'tty', 'log'], default: 'auto', help: 'auto: a live table on a terminal, plain log lines otherwise' },
 };
 

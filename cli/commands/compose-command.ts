@@ -12,7 +12,7 @@ const defaults = DEFAULT_COMPOSE_OPTIONS;
 /** Flags of `wash compose` that shape the file itself rather than the run. */
 const FILE_FLAGS: FlagSpecs = {
   gpus: { type: 'string', default: defaults.gpus.join(','), help: 'comma-separated GPU indices or UUIDs; one worker service per GPU, so also the number of members' },
-  output: { type: 'string', default: 'docker-compose.yml', help: 'file to write, replaced atomically; - writes to standard output' },
+  output: { type: 'string', placeholder: 'FILE', default: 'docker-compose.yml', help: 'file to write, replaced atomically; - writes to standard output' },
   image: { type: 'string', default: defaults.image, help: 'tag of the image every service builds from the Dockerfile and runs' },
   port: { type: 'int', default: defaults.port, help: 'coordinator port inside the compose network and on the host' },
   publish: { type: 'string', default: defaults.publishAddress, help: 'host address the coordinator port is published on; 0.0.0.0 lets other hosts reach it' },

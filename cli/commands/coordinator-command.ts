@@ -9,10 +9,10 @@ import { configFromFlags, RUN_FLAGS } from '../run-flags';
 
 export const COORDINATOR_FLAGS: FlagSpecs = {
   ...RUN_FLAGS,
-  listen: { type: 'string', default: '127.0.0.1:7070', help: 'HOST:PORT the coordinator binds; 0.0.0.0:PORT accepts workers from other hosts' },
-  token: { type: 'string', default: '', help: 'run token every socket must present (default: $WASH_TOKEN, or a new random token that is printed)' },
-  out: { type: 'string', default: 'runs', help: 'folder that receives one folder per run' },
-  'run-id': { type: 'string', default: '', help: 'name of the run folder (default: time stamp and random suffix)' },
+  listen: { type: 'string', placeholder: 'HOST:PORT', default: '127.0.0.1:7070', help: 'HOST:PORT the coordinator binds; 0.0.0.0:PORT accepts workers from other hosts' },
+  token: { type: 'string', placeholder: 'TOKEN', default: '', help: 'run token every socket must present (default: $WASH_TOKEN, or a new random token that is printed)' },
+  out: { type: 'string', placeholder: 'DIR', default: 'runs', help: 'folder that receives one folder per run' },
+  'run-id': { type: 'string', placeholder: 'NAME', default: '', help: 'name of the run folder (default: time stamp and random suffix)' },
 };
 
 /** `wash coordinator`: waits for workers started by hand or by a scheduler, on this host or others. */

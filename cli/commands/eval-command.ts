@@ -9,7 +9,7 @@ import { FlagSpecs, parseFlags } from '../flags';
 
 export const EVAL_FLAGS: FlagSpecs = {
   dataset: { type: 'string', choices: DATASET_NAMES, help: 'data set (default: the one the model was trained on)' },
-  data: { type: 'string', default: '', help: 'data folder (default: the data set\'s)' },
+  data: { type: 'string', placeholder: 'DIR', default: '', help: 'data folder (default: the data set\'s)' },
   backend: { type: 'string', choices: BACKEND_CHOICES, default: 'auto', help: 'TensorFlow.js backend' },
   'test-limit': { type: 'int', default: 0, help: 'evaluate only the first N test images, 0 for all' },
 };

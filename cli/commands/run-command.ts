@@ -10,7 +10,7 @@ import { configFromFlags, RUN_FLAGS } from '../run-flags';
 
 export const RUN_COMMAND_FLAGS: FlagSpecs = {
   ...RUN_FLAGS,
-  out: { type: 'string', default: 'runs', help: 'folder that receives one folder per run' },
+  out: { type: 'string', placeholder: 'DIR', default: 'runs', help: 'folder that receives one folder per run' },
   progress: { type: 'string', choices: ['auto', 'tty', 'log'], default: 'auto', help: 'auto: a live table on a terminal, plain log lines otherwise' },
 };
 

@@ -7,8 +7,8 @@ import { CoordinatorMessage } from '../../shared/protocol/messages';
 import { FlagSpecs, parseFlags } from '../flags';
 
 export const STATUS_FLAGS: FlagSpecs = {
-  coordinator: { type: 'string', default: 'ws://127.0.0.1:7070', help: 'coordinator address, ws://HOST:PORT' },
-  token: { type: 'string', default: '', help: 'run token (default: $WASH_TOKEN)' },
+  coordinator: { type: 'string', placeholder: 'URL', default: 'ws://127.0.0.1:7070', help: 'coordinator address, ws://HOST:PORT' },
+  token: { type: 'string', placeholder: 'TOKEN', default: '', help: 'run token (default: $WASH_TOKEN)' },
   json: { type: 'bool', default: false, help: 'print the raw status as JSON' },
 };
 

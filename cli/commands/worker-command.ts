@@ -5,12 +5,12 @@ import { runWorker } from '../../worker/worker';
 import { FlagSpecs, parseFlags, parseHostPort } from '../flags';
 
 export const WORKER_FLAGS: FlagSpecs = {
-  coordinator: { type: 'string', help: 'coordinator address, ws://HOST:PORT (required)' },
-  token: { type: 'string', default: '', help: 'run token (default: $WASH_TOKEN)' },
-  listen: { type: 'string', default: '127.0.0.1:0', help: 'HOST:PORT the peer server binds; use 0.0.0.0:PORT to accept peers from other hosts' },
-  advertise: { type: 'string', default: '', help: 'ws://HOST:PORT that peers dial to reach this worker (default: ws://LISTEN_HOST:PORT)' },
+  coordinator: { type: 'string', placeholder: 'URL', help: 'coordinator address, ws://HOST:PORT (required)' },
+  token: { type: 'string', placeholder: 'TOKEN', default: '', help: 'run token (default: $WASH_TOKEN)' },
+  listen: { type: 'string', placeholder: 'HOST:PORT', default: '127.0.0.1:0', help: 'HOST:PORT the peer server binds; use 0.0.0.0:PORT to accept peers from other hosts' },
+  advertise: { type: 'string', placeholder: 'URL', default: '', help: 'ws://HOST:PORT that peers dial to reach this worker (default: ws://LISTEN_HOST:PORT)' },
   backend: { type: 'string', choices: BACKEND_CHOICES, help: 'TensorFlow.js backend on this host (default: the run\'s)' },
-  data: { type: 'string', default: '', help: 'data folder on this host (default: the run\'s)' },
+  data: { type: 'string', placeholder: 'DIR', default: '', help: 'data folder on this host (default: the run\'s)' },
   'connect-timeout': { type: 'number', default: 120, help: 'seconds to keep retrying the coordinator before giving up' },
 };
 
