@@ -9,7 +9,7 @@ export interface FlagSpec {
   default?: string | number | boolean;
   /** Allowed values, for string flags. */
   choices?: readonly string[];
-  /** What --help shows after a string flag without choices: DIR, HOST:PORT, URL; VALUE when not given. */
+  /** Placeholder that --help shows after a string flag without choices, such as DIR or HOST:PORT (VALUE when unset). */
   placeholder?: string;
 }
 

@@ -9,7 +9,7 @@ before(async () => {
   await loadBackend('wasm');
 });
 
-// Both host-memory backends read and write the variable's storage directly; each must behave like a gather and a scatter kernel.
+// Both host-memory backends read and write the variable's storage directly. Each must behave like a gather and a scatter kernel.
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`coordinates on ${backend}`, () => {
     before(() => useBackend(backend));
@@ -24,7 +24,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('returns a copy, not a view of the variable', () => {
+    it('gathers a copy, not a view', () => {
       const v = tf.variable(tf.tensor1d([1, 2, 3]));
       try {
         const gathered = gatherCoordinates(v, Int32Array.from([0, 2]));
@@ -49,7 +49,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('is seen by the next kernel that reads the variable', () => {
+    it('scatter reaches the next kernel', () => {
       const v = tf.variable(tf.tensor1d([1, 2, 3]));
       try {
         scatterCoordinates(v, Int32Array.from([1]), Float32Array.from([10]));
@@ -61,7 +61,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('leaves a tensor that shares the variable\'s data unchanged', () => {
+    it('keeps shared data unchanged', () => {
       // tf.variable keeps the initial tensor's data id, so both refer to the same storage until one is written.
       const initial = tf.tensor1d([1, 2, 3]);
       const v = tf.variable(initial);
@@ -75,7 +75,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('rejects a coordinate outside the variable and writes nothing', () => {
+    it('rejects out-of-range coordinates', () => {
       const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'small');
       try {
         assert.throws(() => gatherCoordinates(v, Int32Array.from([3])), /coordinate 3 is outside small, which has 3 values/);
@@ -86,7 +86,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('rejects a value count that differs from the index count', () => {
+    it('rejects mismatched value count', () => {
       const v = tf.variable(tf.tensor1d([1, 2, 3]));
       try {
         assert.throws(() => scatterCoordinates(v, Int32Array.from([0, 1]), Float32Array.from([9])), /2 indices but 1 values/);

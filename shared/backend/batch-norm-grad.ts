@@ -17,9 +17,9 @@ interface BatchNormAttrs {
  * dy * gain, and everything else works on one value per channel. The gradient
  * of tfjs-core 4.22 computes the same terms, but tiles or broadcasts the
  * per-channel factors to the activation's shape and multiplies each term out
- * separately. In tf.profile of a cnn training step at batch size 128 (one core
- * of a 2-core AMD EPYC), Multiply kernels went from 34 to 11 ms, Sum from 16
- * to 9 ms, and the step from about 340 to 300 ms. The terms are multiplied in
+ * separately. In tf.profile of a cnn training step at batch size 128, on one
+ * core of a 2-core AMD EPYC, Multiply kernels went from 34 to 11 ms and Sum
+ * from 16 to 9 ms. The step went from about 340 to 300 ms. The terms are multiplied in
  * another order, so results agree within float32 rounding. Other backends keep
  * the original, which the tests take as the reference, as do inputs that are
  * not channels-last with one mean, variance and scale per channel.
@@ -29,14 +29,14 @@ export function withFewerKernelsBatchNormGradient(original: tf.GradConfig): tf.G
     ...original,
     gradFunc: (dy, saved, attrs) => {
       const [x, mean, variance, scale] = saved;
-      // tfjs-core 4.22 fails to record a batch norm without scale for the backward pass, so scale is always here in practice.
+      // tfjs-core 4.22 fails to record a batch norm without scale for the backward pass, so scale is present whenever this runs.
       if (tf.getBackend() !== 'wasm' || Array.isArray(dy) || scale === undefined || !perChannel(x, dy, mean, variance, scale)) {
         return original.gradFunc(dy, saved, attrs);
       }
       const axes = x.shape.slice(0, -1).map((_, axis) => axis);
       const inverse = tf.rsqrt(tf.add(variance, tf.scalar((attrs as unknown as BatchNormAttrs).varianceEpsilon)));
       const gain = tf.mul(scale, inverse);
-      // Made here, not in the functions below: the engine runs each of those in its own tidy, which would free shared results.
+      // The shared sums are made here, not in the functions below, because the engine runs each of those in its own tidy.
       const sumDy = tf.sum(dy, axes);
       const sumDyCentered = tf.sum(tf.mul(dy, tf.sub(x, mean)), axes);
       return {

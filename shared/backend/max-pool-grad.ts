@@ -130,9 +130,10 @@ function hasWholeTwoByTwoWindows(info: tf.backend_util.Conv2DInfo): boolean {
 }
 
 /**
- * Does what `scatterToWindowMaxima` does for whole 2x2 windows with stride 2,
- * with the window's four offsets written out: the same comparisons in the same
- * order, so the same result, in about half the time of the general loop.
+ * Scatters as `scatterToWindowMaxima` does, for whole 2x2 windows with stride
+ * 2, with the window's four offsets written out. It makes the same comparisons
+ * in the same order, so the result is the same. In tf.profile of a cnn
+ * training step, the two max-pool gradients took 29 ms this way and 37 ms in the general loop.
  */
 function scatterToTwoByTwoMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;

@@ -60,7 +60,7 @@ export function drawShufflePlan(seed: number, step: number, layout: ParameterLay
 function chooseCoordinates(rng: Rng, size: number, p: number): Int32Array {
   if (p >= 1) return Int32Array.from({ length: size }, (_, i) => i);
   const logQ = Math.log1p(-p);
-  // Sized for the expected count plus a margin; it grows in the rare draw that needs more.
+  // Sized for the expected count plus a margin, so it grows only in the rare draw that needs more.
   let chosen = new Int32Array(Math.ceil(size * p + 6 * Math.sqrt(size * p) + 16));
   let count = 0;
   let position = -1;
@@ -78,9 +78,9 @@ function chooseCoordinates(rng: Rng, size: number, p: number): Int32Array {
 }
 
 /**
- * One uniformly random permutation of the members per coordinate, written
- * straight into the plan's table: Fisher-Yates from the identity, drawing the
- * same numbers in the same order as `Rng.shuffle`.
+ * Draws one uniformly random permutation of the members per coordinate into
+ * the plan's table. It runs Fisher-Yates from the identity and draws the same
+ * numbers in the same order as `Rng.shuffle`.
  */
 function drawPermutations(rng: Rng, coordinates: number, members: number): Uint8Array {
   const sources = new Uint8Array(coordinates * members);

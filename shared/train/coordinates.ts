@@ -35,8 +35,8 @@ export function scatterCoordinates(variable: tf.Variable, indices: Int32Array, v
   if (storage) {
     const current = storage.values;
     for (let k = 0; k < indices.length; k++) checkedIndex(variable, indices[k], current.length);
-    // Data that another tensor also refers to is never written in place: the variable gets its own copy first.
-    // (The cpu backend's scatter kernel cannot stand in here: in tfjs 4.22 it writes into its input's buffer.)
+    // Data that another tensor also refers to is never written in place, so the variable gets its own copy first.
+    // The cpu backend's scatter kernel is no substitute, because in tfjs 4.22 it writes into its input's buffer.
     const target = storage.shared ? current.slice() : current;
     for (let k = 0; k < indices.length; k++) target[indices[k]] = values[k];
     if (storage.shared) {
@@ -54,9 +54,9 @@ export function scatterCoordinates(variable: tf.Variable, indices: Int32Array, v
 }
 
 interface HostStorage {
-  /** A view of the variable's values; valid only until the backend allocates again. */
+  /** A view of the variable's values, valid only until the backend allocates again. */
   values: Float32Array;
-  /** Whether another tensor refers to the same data. */
+  /** True when another tensor refers to the same data. */
   shared: boolean;
 }
 
